@@ -1,0 +1,24 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""The original FCN (Long, Shelhamer, Darrell) as mmsegmentation components.
+
+Importing this package (``custom_imports = dict(imports=['mmseg_fcn_voc'],
+allow_failed_imports=False)`` in a config) registers:
+
+* ``MODELS``: ``FCNVGG`` (backbone), ``FCN32sHead`` / ``FCN16sHead`` / ``FCN8sHead`` (decode heads),
+  ``BilinearDeconvNeck`` (neck);
+* ``TRANSFORMS``: ``LoadSBDAnnotations`` (SBD ``.mat`` labels without conversion);
+* ``METRICS``: ``FCNIoUMetric`` (pixel acc., mean acc., mean IU, frequency-weighted IU);
+
+and allow-lists, for ``torch.load(weights_only=True)``, the few types an mmengine checkpoint holds, so
+``--resume``, ``load_from`` and ``mim test`` work under torch >= 2.6 without turning the protection off.
+"""
+from .version import __version__  # noqa: F401
+from .utils.safe_load import register_checkpoint_safe_globals
+
+from . import models  # noqa: F401,E402  (registers into mmseg.registry.MODELS)
+from . import datasets  # noqa: F401,E402  (TRANSFORMS)
+from . import evaluation  # noqa: F401,E402  (METRICS)
+
+register_checkpoint_safe_globals()
+
+__all__ = ['__version__', 'register_checkpoint_safe_globals']

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Idempotent set-up: creates .venv and installs the working stack measured in
+# ../shared/ENVIRONMENT.md (torch 2.13 CPU, mmcv 2.1.0 with compiled ops, mmengine 0.10.7,
+# mmsegmentation 1.2.2, openmim 0.3.9, mindspore 2.10, onnx, onnxruntime) plus this package
+# in editable mode. A second run on the same machine only checks and takes seconds.
+#
+# Usage: bash tools/setup_env.sh            (venv at ./.venv, or $FCN_VENV)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${FCN_VENV:-$ROOT/.venv}"
+PY="${PYTHON:-python3}"
+STAMP="$VENV/.fcn-stack-v1"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtualenv $VENV"
+  "$PY" -m venv "$VENV"
+fi
+VPY="$VENV/bin/python"
+pipi() { "$VPY" -m pip install --disable-pip-version-check -q "$@"; }
+
+if [ -f "$STAMP" ] && "$VPY" - <<'PYCHK' 2>/dev/null
+import importlib.metadata as md
+want = {'torch': '2.13.0', 'mmcv': '2.1.0', 'mmengine': '0.10.7', 'mmsegmentation': '1.2.2',
+        'openmim': '0.3.9', 'mindspore': '2.10.0'}
+for k, v in want.items():
+    assert md.version(k).startswith(v), k
+import mmcv.ops  # compiled ops present
+import numpy
+assert numpy.__version__.startswith('1.')
+PYCHK
+then
+  log "stack already installed in $VENV"
+else
+  # Order matters: setuptools < 81 (mmcv's setup.py and mim import pkg_resources), torch before
+  # the mmcv source build, numpy < 2 for mindspore.
+  log "installing build tools and torch 2.13.0 (CPU)"
+  pipi "setuptools>=77,<81" wheel ninja
+  pipi "torch==2.13.0" "numpy>=1.24,<2"
+  if ! "$VPY" -c "import mmcv.ops" 2>/dev/null; then
+    log "building mmcv 2.1.0 with ops (13-18 min on 2 cores the first time; pip caches the wheel)"
+    MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-2}" "$VPY" -m pip install --disable-pip-version-check \
+      --no-build-isolation -q "mmcv==2.1.0"
+  fi
+  log "installing mmengine, mmsegmentation, mindspore, onnx, onnxruntime"
+  pipi "mmengine==0.10.7" "mmsegmentation==1.2.2" ftfy regex "numpy>=1.24,<2" "setuptools>=77,<81"
+  # openmim's own dependency chain pins setuptools 60 and breaks mmcv: install it without deps.
+  pipi --no-deps "openmim==0.3.9"
+  pipi click colorama model-index pandas requests rich tabulate
+  pipi "mindspore==2.10.0" "onnx>=1.16,<1.24" "onnxruntime>=1.18" "numpy>=1.24,<2"
+  pipi scipy matplotlib pytest pytest-timeout
+  touch "$STAMP"
+fi
+
+# The package itself, editable; dependencies are already satisfied above (no resolver surprises).
+if ! "$VPY" -c "import mmseg_fcn_voc" 2>/dev/null; then
+  log "installing mmseg-fcn-voc (editable)"
+  pipi --no-deps --no-build-isolation -e "$ROOT"
+fi
+log "ready: $VENV"

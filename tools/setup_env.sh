@@ -48,7 +48,7 @@ else
   pipi "mmengine==0.10.7" "mmsegmentation==1.2.2" ftfy regex "numpy>=1.24,<2" "setuptools>=77,<81"
   # openmim's own dependency chain pins setuptools 60 and breaks mmcv: install it without deps.
   pipi --no-deps "openmim==0.3.9"
-  pipi click colorama model-index pandas requests rich tabulate
+  pipi click colorama model-index "pandas>=2,<3" requests rich tabulate
   pipi "mindspore==2.10.0" "onnx>=1.16,<1.24" "onnxruntime>=1.18" "numpy>=1.24,<2"
   pipi scipy matplotlib pytest pytest-timeout
   touch "$STAMP"

@@ -1,0 +1,309 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""Reading, validating and writing the PASCAL VOC / SBD file formats.
+
+One place for every file format the data tools touch:
+
+* VOC images: ``JPEGImages/<id>.jpg`` (RGB JPEG);
+* VOC labels: ``SegmentationClass/<id>.png``, palette ("P") PNGs whose pixel values are class indices,
+  255 marking the void border around objects (grey-scale "L" PNGs, as other converters write them, are
+  accepted too);
+* SBD labels: ``cls/<id>.mat``, MATLAB files holding a struct ``GTcls`` whose field ``Segmentation``
+  is the uint8 class map (no void border);
+* split files: one image id per line.
+
+Every reader raises :class:`VOCFormatError`, whose message starts with the offending file, so a broken
+file is never skipped silently. Writers go through :func:`atomic_output`, so an interrupted run never
+leaves a half-written file under its final name.
+"""
+import contextlib
+import io
+import os
+import os.path as osp
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+from mmseg.datasets import PascalVOCDataset
+from PIL import Image
+
+#: The 21 VOC class names (index = label value), from mmseg's ``PascalVOCDataset``.
+VOC_CLASSES = tuple(PascalVOCDataset.METAINFO['classes'])
+#: Number of VOC classes including background.
+NUM_VOC_CLASSES = len(VOC_CLASSES)
+#: Label value of the void border ("don't care") in VOC labels.
+VOID_LABEL = 255
+#: Colour of the void label in the official VOC palette.
+VOID_COLOUR = (224, 224, 192)
+
+PathLike = Union[str, os.PathLike]
+
+
+class VOCFormatError(ValueError):
+    """A data file that cannot be used, with the file named first.
+
+    Args:
+        path: the offending file.
+        problem: what is wrong with it.
+    """
+
+    def __init__(self, path: PathLike, problem: str) -> None:
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(f'{self.path}: {problem}')
+
+
+def voc_palette() -> List[int]:
+    """The flat 768-entry PIL palette of VOC label PNGs.
+
+    Classes 0-20 take mmseg's ``PascalVOCDataset`` palette, 255 the VOC void colour; other entries
+    are black (they never occur in valid labels).
+    """
+    colours = np.zeros((256, 3), dtype=np.uint8)
+    colours[:NUM_VOC_CLASSES] = np.asarray(PascalVOCDataset.METAINFO['palette'], dtype=np.uint8)
+    colours[VOID_LABEL] = VOID_COLOUR
+    return colours.reshape(-1).tolist()
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike) -> Iterator[str]:
+    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds.
+
+    The temporary name starts with ``.`` and contains ``.tmp-`` so leftovers of a killed run are easy
+    to recognise (:func:`remove_stale_temporaries`); a reader never sees a half-written file under
+    the final name.
+    """
+    path = os.fspath(path)
+    directory, name = osp.split(path)
+    os.makedirs(directory or '.', exist_ok=True)
+    tmp = osp.join(directory, f'.{name}.tmp-{os.getpid()}')
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if osp.lexists(tmp):
+            os.remove(tmp)
+
+
+def remove_stale_temporaries(directory: PathLike) -> int:
+    """Delete the leftovers of :func:`atomic_output` in ``directory`` (not recursive).
+
+    Returns:
+        The number of files removed.
+    """
+    directory = os.fspath(directory)
+    if not osp.isdir(directory):
+        return 0
+    removed = 0
+    for entry in os.scandir(directory):
+        if entry.name.startswith('.') and '.tmp-' in entry.name and entry.is_file():
+            os.remove(entry.path)
+            removed += 1
+    return removed
+
+
+# --------------------------------------------------------------------------------------------------
+# split files
+# --------------------------------------------------------------------------------------------------
+def read_split(path: PathLike) -> List[str]:
+    """Read a split file (one image id per line, blank lines ignored).
+
+    Raises:
+        VOCFormatError: the file is missing or unreadable, or an id repeats or contains whitespace.
+    """
+    if not osp.isfile(path):
+        raise VOCFormatError(path, 'split file not found')
+    try:
+        with open(path, encoding='utf-8') as f:
+            lines = f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise VOCFormatError(path, f'cannot read split file: {e}') from e
+    ids: List[str] = []
+    seen = set()
+    for lineno, line in enumerate(lines, 1):
+        image_id = line.strip()
+        if not image_id:
+            continue
+        if len(image_id.split()) != 1:
+            raise VOCFormatError(path, f'line {lineno}: expected one image id, got {line!r}')
+        if image_id in seen:
+            raise VOCFormatError(path, f'line {lineno}: image id {image_id!r} is listed twice')
+        seen.add(image_id)
+        ids.append(image_id)
+    return ids
+
+
+def write_split(path: PathLike, ids: Sequence[str]) -> None:
+    """Write ``ids`` one per line, atomically."""
+    with atomic_output(path) as tmp:
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.writelines(f'{image_id}\n' for image_id in ids)
+
+
+# --------------------------------------------------------------------------------------------------
+# images and labels
+# --------------------------------------------------------------------------------------------------
+def _decode(path: PathLike, what: str, rgb: bool) -> Tuple[np.ndarray, str]:
+    """Fully decode an image file; return its pixels (converted to RGB if ``rgb``) and original mode.
+
+    Every failure (missing, truncated, not an image) becomes a :class:`VOCFormatError`.
+    """
+    if not osp.isfile(path):
+        raise VOCFormatError(path, f'{what} not found')
+    try:
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            pixels = np.array(img.convert('RGB') if rgb and mode != 'RGB' else img)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise VOCFormatError(path, f'cannot decode {what}: {e}') from e
+    return pixels, mode
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Decode a VOC image to an ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        VOCFormatError: missing, truncated or undecodable file.
+    """
+    return _decode(path, 'image', rgb=True)[0]
+
+
+def check_label_values(label: np.ndarray,
+                       path: PathLike,
+                       num_classes: int = NUM_VOC_CLASSES,
+                       ignore_index: int = VOID_LABEL) -> None:
+    """Raise :class:`VOCFormatError` naming ``path`` if ``label`` holds values outside
+    ``[0, num_classes)`` other than ``ignore_index``."""
+    values = np.unique(label)
+    bad = values[((values < 0) | (values >= num_classes)) & (values != ignore_index)]
+    if bad.size:
+        shown = ', '.join(str(v) for v in bad[:10]) + (' ...' if bad.size > 10 else '')
+        raise VOCFormatError(
+            path, f'label values outside 0..{num_classes - 1} and {ignore_index}: {shown}')
+
+
+def read_label_png(path: PathLike,
+                   num_classes: Optional[int] = NUM_VOC_CLASSES,
+                   ignore_index: int = VOID_LABEL) -> np.ndarray:
+    """Decode a VOC label PNG to an ``(H, W)`` uint8 array of class indices.
+
+    Args:
+        path: a palette ("P") or grey-scale ("L") PNG.
+        num_classes: if not None, values must lie in ``[0, num_classes)`` or equal ``ignore_index``.
+        ignore_index: the void label.
+
+    Raises:
+        VOCFormatError: missing or undecodable file, a colour (RGB) label, or out-of-range values.
+    """
+    label, mode = _decode(path, 'label', rgb=False)
+    if mode not in ('P', 'L'):
+        raise VOCFormatError(
+            path, f"label must be a palette ('P') or grey-scale ('L') PNG of class indices, "
+            f'got mode {mode!r}')
+    if num_classes is not None:
+        check_label_values(label, path, num_classes, ignore_index)
+    return label
+
+
+def write_label_png(path: PathLike, label: np.ndarray) -> None:
+    """Write a class-index map as a VOC palette PNG, atomically.
+
+    Raises:
+        ValueError: ``label`` is not a 2-D array with values in 0..255.
+    """
+    label = np.asarray(label)
+    if label.ndim != 2:
+        raise ValueError(f'{os.fspath(path)}: a label map must be 2-D, got shape {label.shape}')
+    if label.dtype != np.uint8:
+        if label.size and (label.min() < 0 or label.max() > 255):
+            raise ValueError(f'{os.fspath(path)}: label values must fit in uint8')
+        label = label.astype(np.uint8)
+    height, width = label.shape
+    img = Image.frombytes('P', (width, height), np.ascontiguousarray(label).tobytes())
+    img.putpalette(voc_palette())
+    with atomic_output(path) as tmp:
+        img.save(tmp, format='PNG', optimize=False)
+
+
+def read_sbd_mat(source: Union[PathLike, bytes],
+                 name: Optional[PathLike] = None,
+                 num_classes: Optional[int] = NUM_VOC_CLASSES,
+                 ignore_index: int = VOID_LABEL) -> np.ndarray:
+    """Read ``GTcls.Segmentation`` from an SBD ``cls/<id>.mat`` file.
+
+    Args:
+        source: the file's path or its raw bytes.
+        name: the file's name for error messages (defaults to ``source`` when it is a path).
+        num_classes: if not None, values must lie in ``[0, num_classes)`` (or equal ``ignore_index``).
+        ignore_index: a value accepted besides the classes.
+
+    Returns:
+        The ``(H, W)`` uint8 class map.
+
+    Raises:
+        VOCFormatError: undecodable file, no ``GTcls`` struct, no ``Segmentation`` field, a field that
+        is not a 2-D integer map within uint8, or out-of-range values.
+    """
+    from scipy.io import loadmat  # scipy is imported lazily: only SBD users need it
+
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        fileobj, label_name = io.BytesIO(bytes(source)), name or '<bytes>'
+    else:
+        fileobj, label_name = source, name or source
+        if not osp.isfile(source):
+            raise VOCFormatError(label_name, 'SBD .mat label not found')
+    try:
+        mat = loadmat(fileobj, variable_names=['GTcls'], squeeze_me=True, struct_as_record=False)
+    except Exception as e:  # scipy raises ValueError, TypeError, MatReadError, OSError, ...
+        raise VOCFormatError(label_name, f'cannot decode SBD .mat file: {e}') from e
+    if 'GTcls' not in mat:
+        raise VOCFormatError(label_name, "no 'GTcls' struct in the .mat file (not an SBD cls label)")
+    seg = getattr(mat['GTcls'], 'Segmentation', None)
+    if seg is None:
+        raise VOCFormatError(label_name, "the 'GTcls' struct has no 'Segmentation' field")
+    seg = np.asarray(seg)
+    if seg.ndim != 2 or not np.issubdtype(seg.dtype, np.integer):
+        raise VOCFormatError(
+            label_name, f"'GTcls.Segmentation' must be a 2-D integer map, got {seg.dtype} "
+            f'of shape {seg.shape}')
+    if seg.size and (seg.min() < 0 or seg.max() > 255):
+        raise VOCFormatError(label_name, "'GTcls.Segmentation' values do not fit in uint8")
+    seg = seg.astype(np.uint8, copy=False)
+    if num_classes is not None:
+        check_label_values(seg, label_name, num_classes, ignore_index)
+    return seg
+
+
+def read_label(path: PathLike,
+               num_classes: Optional[int] = NUM_VOC_CLASSES,
+               ignore_index: int = VOID_LABEL) -> np.ndarray:
+    """Read a label of either format, chosen by suffix (``.mat``: SBD, anything else: PNG)."""
+    if os.fspath(path).lower().endswith('.mat'):
+        return read_sbd_mat(path, num_classes=num_classes, ignore_index=ignore_index)
+    return read_label_png(path, num_classes=num_classes, ignore_index=ignore_index)
+
+
+def validate_sample(image_path: PathLike,
+                    label_path: PathLike,
+                    num_classes: int = NUM_VOC_CLASSES,
+                    ignore_index: int = VOID_LABEL) -> List[str]:
+    """Fully decode one image/label pair and return every problem found (empty list: valid).
+
+    Checked: the image decodes, the label decodes (PNG or SBD ``.mat``), label values lie within the
+    classes or equal ``ignore_index``, and both have the same height and width. Each problem is a
+    message starting with the offending file.
+    """
+    problems: List[str] = []
+    image = label = None
+    try:
+        image = read_image(image_path)
+    except VOCFormatError as e:
+        problems.append(str(e))
+    try:
+        label = read_label(label_path, num_classes, ignore_index)
+    except VOCFormatError as e:
+        problems.append(str(e))
+    if image is not None and label is not None and image.shape[:2] != label.shape:
+        problems.append(
+            f'{os.fspath(label_path)}: label size {label.shape[1]}x{label.shape[0]} (WxH) differs '
+            f'from image {os.fspath(image_path)} size {image.shape[1]}x{image.shape[0]}')
+    return problems

@@ -66,7 +66,7 @@ def confusion_matrix(gt: ArrayLike,
         rows = torch.where(valid, gt, torch.full_like(gt, n))
     else:
         rows = gt.clamp(max=n)
-    counts = torch.bincount(rows * n + pred, minlength=(n + 1) * n)
+    counts = torch.bincount(torch.add(pred, rows, alpha=n), minlength=(n + 1) * n)
     return counts[:n * n].reshape(n, n)
 
 

@@ -55,7 +55,8 @@ else
 fi
 
 # The package itself, editable; dependencies are already satisfied above (no resolver surprises).
-if ! "$VPY" -c "import mmseg_fcn_voc" 2>/dev/null; then
+# (checked from / so that the current directory cannot make the import succeed)
+if ! (cd / && "$VPY" -c "import mmseg_fcn_voc" 2>/dev/null); then
   log "installing mmseg-fcn-voc (editable)"
   pipi --no-deps --no-build-isolation -e "$ROOT"
 fi

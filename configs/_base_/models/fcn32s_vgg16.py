@@ -11,4 +11,5 @@ model = dict(
         geometry='caffe',
         upsample_learnable=False,
         zero_init_score=True,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)))
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, avg_non_ignore=True)))

@@ -8,6 +8,9 @@ data_preprocessor = dict(
     mean=caffe_bgr_mean,
     std=[1.0, 1.0, 1.0],
     bgr_to_rgb=False,
+    # Any input size works in the Caffe geometry: batches are only padded to their largest image
+    # (after mean subtraction, so padding is the mean colour); batch 1 is never padded.
+    size_divisor=1,
     pad_val=0,
     seg_pad_val=255)
 model = dict(
@@ -30,6 +33,7 @@ model = dict(
         geometry='caffe',
         upsample_learnable=False,  # Caffe keeps the bilinear deconvolutions fixed
         zero_init_score=True,
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, avg_non_ignore=True)),
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

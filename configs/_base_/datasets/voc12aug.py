@@ -7,7 +7,6 @@
 #   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR \
 #                 test_dataloader.dataset.data_root=DIR
 # Normalisation belongs to the model's data_preprocessor, not to this pipeline.
-custom_imports = dict(imports=['mmseg_fcn_voc'], allow_failed_imports=False)
 
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit'

@@ -10,7 +10,6 @@
 # (sbd_train.txt with SegmentationClassSBD, seg11valid.txt with SegmentationClass). Point
 # data_root elsewhere with --cfg-options train_dataloader.dataset.data_root=DIR
 # val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR.
-custom_imports = dict(imports=['mmseg_fcn_voc'], allow_failed_imports=False)
 
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit'

@@ -1,6 +1,5 @@
 # FCN-8s on VGG-16 in the authors' Caffe geometry (conv1_1 padding 100, crops at 5/9/31).
 # Input: BGR 0-255 minus the Caffe mean, no std (mmcv loads images BGR, so no channel swap).
-custom_imports = dict(imports=['mmseg_fcn_voc'], allow_failed_imports=False)
 norm_cfg = None
 caffe_bgr_mean = [104.00699, 116.66877, 122.67892]
 data_preprocessor = dict(

@@ -1,7 +1,6 @@
 # The MindSpore tutorial / model-zoo FCN8s: BN (eps 1e-5) + ReLU after every conv (no conv bias),
 # 'same' padding (conv1_1 pad 1, conv6 7x7 pad 3), floor pooling, no dropout, score layers without
 # bias, learned 'same' transposed convs (xavier), inputs padded to multiples of 32, RGB mean/std.
-custom_imports = dict(imports=['mmseg_fcn_voc'], allow_failed_imports=False)
 norm_cfg = dict(type='BN', requires_grad=True, eps=1e-5, momentum=0.1)
 data_preprocessor = dict(
     type='SegDataPreProcessor',

@@ -248,33 +248,42 @@ def _materialise(kind: SourceKind, path: Optional[str], options: PrepareOptions,
 # the preparation
 # --------------------------------------------------------------------------------------------------
 @dataclass
-class _Splits:
+class SourceSplits:
+    """The split files of the sources (``voc2011_val`` is None without VOC 2011)."""
+
     voc_train: List[str]
     voc_val: List[str]
     sbd_train: List[str]
     sbd_val: List[str]
-    voc2011_val: Optional[List[str]]
-
-    def derived(self) -> Dict[str, List[str]]:
-        """Every list prepare_voc writes, by name (without ``.txt``)."""
-        voc_train, voc_val = set(self.voc_train), set(self.voc_val)
-        sbd_all = set(self.sbd_train) | set(self.sbd_val)
-        lists = OrderedDict([
-            ('train', list(self.voc_train)),
-            ('val', list(self.voc_val)),
-            ('trainval', sorted(voc_train | voc_val)),
-            ('aug', sorted(sbd_all - voc_train - voc_val)),
-            ('trainaug', sorted((voc_train | sbd_all) - voc_val)),
-            ('sbd_train', list(self.sbd_train)),
-            ('sbd_val', list(self.sbd_val)),
-        ])
-        if self.voc2011_val is not None:
-            sbd_train = set(self.sbd_train)
-            lists['seg11valid'] = [i for i in self.voc2011_val if i not in sbd_train]
-        return lists
+    voc2011_val: Optional[List[str]] = None
 
 
-def _read_splits(voc_root: str, sbd_root: str, voc2011_root: Optional[str]) -> _Splits:
+def derive_lists(splits: SourceSplits) -> Dict[str, List[str]]:
+    """Every list prepare_voc writes, by name (without ``.txt``), from the source splits.
+
+    ``train``/``val``/``sbd_train``/``sbd_val`` are the sources' lists; ``trainval`` their VOC union;
+    ``aug`` = (SBD train + SBD val) - (VOC train + VOC val); ``trainaug`` = (VOC train + SBD train +
+    SBD val) - VOC val; ``seg11valid`` = VOC 2011 val - SBD train (in VOC 2011's order), only with
+    VOC 2011. Derived lists are sorted.
+    """
+    voc_train, voc_val = set(splits.voc_train), set(splits.voc_val)
+    sbd_all = set(splits.sbd_train) | set(splits.sbd_val)
+    lists = OrderedDict([
+        ('train', list(splits.voc_train)),
+        ('val', list(splits.voc_val)),
+        ('trainval', sorted(voc_train | voc_val)),
+        ('aug', sorted(sbd_all - voc_train - voc_val)),
+        ('trainaug', sorted((voc_train | sbd_all) - voc_val)),
+        ('sbd_train', list(splits.sbd_train)),
+        ('sbd_val', list(splits.sbd_val)),
+    ])
+    if splits.voc2011_val is not None:
+        sbd_train = set(splits.sbd_train)
+        lists['seg11valid'] = [i for i in splits.voc2011_val if i not in sbd_train]
+    return lists
+
+
+def _read_splits(voc_root: str, sbd_root: str, voc2011_root: Optional[str]) -> SourceSplits:
     problems = []
 
     def read(path: str) -> List[str]:
@@ -284,7 +293,7 @@ def _read_splits(voc_root: str, sbd_root: str, voc2011_root: Optional[str]) -> _
             problems.append(str(e))
             return []
 
-    splits = _Splits(
+    splits = SourceSplits(
         voc_train=read(osp.join(voc_root, SPLIT_DIR, 'train.txt')),
         voc_val=read(osp.join(voc_root, SPLIT_DIR, 'val.txt')),
         sbd_train=read(osp.join(sbd_root, 'train.txt')),
@@ -296,7 +305,7 @@ def _read_splits(voc_root: str, sbd_root: str, voc2011_root: Optional[str]) -> _
 
 
 def _source_samples(voc_root: str, sbd_root: str, voc2011_root: Optional[str],
-                    splits: _Splits) -> Tuple[List[Sample], Dict[str, str]]:
+                    splits: SourceSplits) -> Tuple[List[Sample], Dict[str, str]]:
     """Every listed sample of the sources, and where each image comes from."""
     image_source: Dict[str, str] = {}
 
@@ -331,8 +340,8 @@ def _source_samples(voc_root: str, sbd_root: str, voc2011_root: Optional[str],
     return samples, image_source
 
 
-def _count_lines(counts: Dict[str, int]) -> Tuple[List[str], List[str]]:
-    """The count table and the mismatch messages."""
+def compare_counts(counts: Dict[str, int]) -> Tuple[List[str], List[str]]:
+    """Compare list sizes with :data:`OFFICIAL_COUNTS`; return the table lines and the mismatches."""
     lines = [f'  {"list":<16}{"count":>8}{"official":>10}']
     mismatches = []
     for name, count in counts.items():
@@ -346,7 +355,7 @@ def _count_lines(counts: Dict[str, int]) -> Tuple[List[str], List[str]]:
 
 def _finish(options: PrepareOptions, counts: Dict[str, int], report: List[str], log: Log,
             problems: Sequence[str] = ()) -> PrepareResult:
-    count_table, mismatches = _count_lines(counts)
+    count_table, mismatches = compare_counts(counts)
     report += ['counts:'] + count_table
     if mismatches:
         report.append(f'WARNING: {len(mismatches)} count(s) differ from the official data '
@@ -462,7 +471,7 @@ def prepare_voc(options: PrepareOptions, log: Log = print) -> PrepareResult:
                   'already up to date')
 
     # train_aug labels: VOC's own where VOC has one (finer, with void borders), else SBD's
-    lists = splits.derived()
+    lists = derive_lists(splits)
     voc_train = set(splits.voc_train)
     placed = 0
     for i in lists['trainaug']:

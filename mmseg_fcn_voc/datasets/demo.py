@@ -28,6 +28,7 @@ the pre-2012 part of VOC 2012's. So train_aug, the SBD lists and seg11valid are 
 set differences prepare_voc computes are all exercised.
 """
 import gzip
+import io
 import os
 import os.path as osp
 import tarfile
@@ -56,6 +57,9 @@ ARCHIVE_LAYOUT = {
 }
 
 MIN_IMAGES = 8
+MAT_HEADER_TEXT_BYTES = 116
+MAT_HEADER_TEXT = b'MATLAB 5.0 MAT-file, written by mmseg_fcn_voc make_demo_voc'.ljust(
+    MAT_HEADER_TEXT_BYTES)
 MIN_SIDE, MAX_SIDE = 64, 160
 BORDER_WIDTH = 1  # void band half-width in pixels (VOC's ~5 px at 500 px, scaled to these sizes)
 
@@ -300,9 +304,14 @@ def write_sbd_mat(path: str, label: np.ndarray) -> None:
     present = np.array([c for c in np.unique(label) if c != 0], dtype=np.uint8).reshape(-1, 1)
     gtcls = {'Segmentation': label.astype(np.uint8), 'Boundaries': boundaries,
              'CategoriesPresent': present}
+    buffer = io.BytesIO()
+    savemat(buffer, {'GTcls': gtcls}, do_compression=True)
+    data = bytearray(buffer.getvalue())
+    # The 116-byte text header holds a creation time; a fixed one keeps the demo byte-identical.
+    data[:MAT_HEADER_TEXT_BYTES] = MAT_HEADER_TEXT
     with atomic_output(path) as tmp:
         with open(tmp, 'wb') as f:
-            savemat(f, {'GTcls': gtcls}, do_compression=True)
+            f.write(data)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -235,3 +235,13 @@ class FCNSkipHead(BaseDecodeHead):
         """As ``BaseDecodeHead.predict``, with the logits cropped to the network input size."""
         logits = self.forward(inputs, self._input_size(batch_img_metas[0]))
         return self.predict_by_feat(logits, batch_img_metas)
+
+    def predict_by_feat(self, seg_logits: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """Skip mmseg's final ``resize`` when the logits already have the target size.
+
+        ``F.interpolate`` to the same size is an identity that still costs a pass over the logits
+        (about 4M values for a VOC image); other sizes go through ``BaseDecodeHead`` unchanged.
+        """
+        if tuple(seg_logits.shape[-2:]) == self._input_size(batch_img_metas[0]):
+            return seg_logits
+        return super().predict_by_feat(seg_logits, batch_img_metas)

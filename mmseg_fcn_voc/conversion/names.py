@@ -1,6 +1,6 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """Layer names of the FCN/VGG-16 family in every framework and release: kept in one place."""
-from typing import Dict
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..models.backbones.fcn_vgg import VGG16_STAGES
 
@@ -31,3 +31,134 @@ def vgg16_torchvision_names() -> Dict[str, str]:
 def fcnvgg_key(layer: str, param: str) -> str:
     """Key of ``FCNVGG``'s state dict for a Caffe layer name: ``conv1_1.conv.weight``."""
     return f'{layer}.conv.{param}'
+
+
+# --------------------------------------------------------------------------------------------------
+# Whole-network key maps: mmseg state dict <-> other layouts
+# --------------------------------------------------------------------------------------------------
+#: The layouts an mmseg FCN state dict converts to and from:
+#:
+#: ``'torchfcn'``            the authors' Caffe release as torchfcn names it: ``conv1_1.weight``, ...,
+#:                           ``fc6.weight``, ``score_fr.weight``, ``upscore2.weight``; no BN.
+#: ``'mindspore'``           this plugin's MindSpore cells (:mod:`.mindspore_fcn`): mmseg's keys with
+#:                           MindSpore's BN names and Caffe's ``score_fr`` for ``conv_seg``:
+#:                           ``backbone.conv1_1.conv.weight``, ``backbone.conv1_1.bn.gamma``,
+#:                           ``decode_head.score_fr.weight``.
+#: ``'mindspore_tutorial'``  the MindSpore tutorial / model-zoo FCN8s (:mod:`.mindspore_tutorial`):
+#:                           ``conv1.0.weight``, ``conv1.1.gamma``, ..., ``conv6.0.weight``,
+#:                           ``conv7.1.moving_variance``, ``score_fr.weight``, ``upscore8.weight``.
+LAYOUTS = ('torchfcn', 'mindspore', 'mindspore_tutorial')
+
+#: torch BatchNorm state -> MindSpore ``nn.BatchNorm2d`` parameters.
+BN_TORCH_TO_MINDSPORE = {
+    'weight': 'gamma',
+    'bias': 'beta',
+    'running_mean': 'moving_mean',
+    'running_var': 'moving_variance',
+}
+#: torch BatchNorm state with no MindSpore counterpart. Inference never reads it (the running
+#: statistics are used as they are), and training reads it only when ``momentum=None``.
+BN_TORCH_ONLY = ('num_batches_tracked', )
+#: mmseg's name for a head layer -> Caffe's; every other head layer keeps its Caffe name.
+HEAD_TO_CAFFE = {'conv_seg': 'score_fr'}
+#: The layers an ``FCNSkipHead`` may hold (mmseg names).
+HEAD_LAYERS = ('conv_seg', 'score_pool4', 'score_pool3', 'upscore2', 'upscore_pool4', 'upscore',
+               'upscore16', 'upscore8')
+#: Backbone layers with weights: the 13 VGG convs, fc6, fc7.
+BACKBONE_LAYERS = VGG16_CONV_NAMES + ('fc6', 'fc7')
+
+
+class KeyMapError(ValueError):
+    """State-dict keys that a layout cannot hold; the message lists them."""
+
+
+def _tutorial_backbone_prefix(layer: str, part: str) -> str:
+    """``conv2_3`` + ``conv``/``bn`` -> the tutorial's ``conv2.6`` / ``conv2.7``.
+
+    Each tutorial stage is one ``SequentialCell`` of (conv, BN, ReLU) triples, so conv ``j`` of a
+    stage sits at index ``3 (j - 1)`` and its BN one after; fc6 / fc7 are stages ``conv6`` / ``conv7``.
+    """
+    if layer in ('fc6', 'fc7'):
+        stage, j = layer[2], 1
+    else:
+        stage, j = layer[4], int(layer.split('_')[1])
+    return f'conv{stage}.{3 * (j - 1) + (0 if part == "conv" else 1)}'
+
+
+def layout_key(key: str, layout: str) -> Optional[str]:
+    """The name of one mmseg state-dict key in ``layout`` (see :data:`LAYOUTS`).
+
+    Returns None for state the layout does not store (``num_batches_tracked`` in the MindSpore
+    layouts). Raises :class:`KeyMapError` for a key the layout cannot hold, e.g. a BN parameter in
+    the BN-free torchfcn layout or anything outside ``backbone.*`` / ``decode_head.*``.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f'unknown layout {layout!r}; expected one of {LAYOUTS}')
+    parts = key.split('.')
+    module, layer = parts[0], parts[1] if len(parts) > 1 else ''
+    if module == 'backbone' and layer in BACKBONE_LAYERS and len(parts) == 4 \
+            and parts[2] in ('conv', 'bn'):
+        part, param = parts[2], parts[3]
+        if part == 'bn':
+            if layout == 'torchfcn':
+                raise KeyMapError(key)
+            if param in BN_TORCH_ONLY:
+                return None
+            if param not in BN_TORCH_TO_MINDSPORE:
+                raise KeyMapError(key)
+            param = BN_TORCH_TO_MINDSPORE[param]
+        elif param not in ('weight', 'bias'):
+            raise KeyMapError(key)
+        if layout == 'torchfcn':
+            return f'{layer}.{param}'
+        if layout == 'mindspore':
+            return f'backbone.{layer}.{part}.{param}'
+        return f'{_tutorial_backbone_prefix(layer, part)}.{param}'
+    if module == 'decode_head' and layer in HEAD_LAYERS and len(parts) == 3 \
+            and parts[2] in ('weight', 'bias'):
+        name = HEAD_TO_CAFFE.get(layer, layer)
+        return f'decode_head.{name}.{parts[2]}' if layout == 'mindspore' else f'{name}.{parts[2]}'
+    raise KeyMapError(key)
+
+
+def layout_key_map(keys: Iterable[str], layout: str,
+                   what: str = 'the model') -> Tuple[Dict[str, str], List[str]]:
+    """Map every mmseg key of a model to ``layout``.
+
+    Args:
+        keys: the mmseg state-dict keys (``model.state_dict().keys()``).
+        layout: one of :data:`LAYOUTS`.
+        what: how error messages name the model (its config file).
+
+    Returns:
+        ``(mapping, dropped)``: ``{mmseg_key: layout_key}`` for every stored tensor, and the mmseg
+        keys the layout does not store (``num_batches_tracked``).
+
+    Raises:
+        KeyMapError: listing every key the layout cannot hold.
+    """
+    mapping, dropped, bad = {}, [], []
+    for key in keys:
+        try:
+            name = layout_key(key, layout)
+        except KeyMapError:
+            bad.append(key)
+            continue
+        if name is None:
+            dropped.append(key)
+        else:
+            mapping[key] = name
+    if bad:
+        hint = ' (the torchfcn layout has no BatchNorm)' if layout == 'torchfcn' and any(
+            '.bn.' in k for k in bad) else ''
+        raise KeyMapError(f'{what} has {len(bad)} tensor(s) the {layout!r} layout cannot hold'
+                          f'{hint}: {bad[:12]}{" ..." if len(bad) > 12 else ""}')
+    if len(set(mapping.values())) != len(mapping):
+        raise KeyMapError(f'{what}: two keys map to one {layout!r} name')  # a bug in this module
+    return mapping, dropped
+
+
+def compare_keys(expected: Iterable[str], found: Iterable[str]) -> Tuple[List[str], List[str]]:
+    """``(missing, unexpected)``: keys in ``expected`` but not ``found``, and the reverse, sorted."""
+    expected, found = set(expected), set(found)
+    return sorted(expected - found), sorted(found - expected)

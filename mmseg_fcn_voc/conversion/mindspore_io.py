@@ -1,0 +1,146 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""MindSpore checkpoint and MINDIR I/O with the checks MindSpore itself does not make.
+
+``load_param_into_net`` only *warns* about parameters it did not load, so a port that forgot a layer
+would run with initial weights. :func:`load_params_exact` refuses that: both of its returned lists
+must be empty, the names and shapes must match, and every parameter must afterwards hold exactly the
+values given.
+"""
+import os
+import os.path as osp
+from typing import Dict, Sequence, Tuple
+
+import numpy as np
+
+from .checkpoint_io import CheckpointError
+from .names import compare_keys
+
+#: Entries of training checkpoints that are optimizer / loop state, not network weights: MindSpore's
+#: optimizers prefix their per-parameter slots (``moments.conv1.0.weight``), and the scalars below
+#: are what ``Model.train`` / ``ModelCheckpoint`` append.
+OPTIMIZER_PREFIXES = ('moments.', 'moment1.', 'moment2.', 'accum.', 'linear.', 'velocity.',
+                      'mean_grad.', 'mean_square.', 'vhat.', 'learning_rate.')
+OPTIMIZER_SCALARS = ('learning_rate', 'global_step', 'momentum', 'beta1_power', 'beta2_power',
+                     'scale_sense', 'loss_scale', 'epoch_num', 'step_num', 'current_iterator_step',
+                     'last_overflow_iterator_step', 'weight_decay')
+
+
+def is_optimizer_entry(name: str) -> bool:
+    """True for optimizer / training-loop entries of a MindSpore training checkpoint."""
+    return name in OPTIMIZER_SCALARS or name.startswith(OPTIMIZER_PREFIXES)
+
+
+def to_mindspore_params(arrays: Dict[str, np.ndarray]) -> Dict:
+    """``{name: array}`` -> ``{name: mindspore.Parameter}`` (float32 arrays keep their bits)."""
+    import mindspore as ms
+
+    return {name: ms.Parameter(ms.Tensor(np.ascontiguousarray(a)), name=name)
+            for name, a in arrays.items()}
+
+
+def cell_parameters(cell) -> Dict[str, Tuple[int, ...]]:
+    """``{parameter name: shape}`` of every parameter of ``cell`` (moving statistics included)."""
+    return {p.name: tuple(p.shape) for p in cell.get_parameters(expand=True)}
+
+
+def load_params_exact(cell, arrays: Dict[str, np.ndarray], source: str) -> None:
+    """Load ``arrays`` into ``cell`` and prove that every parameter now holds them.
+
+    Raises:
+        CheckpointError: names differ (listing the cell's parameters the source lacks and the
+            source's entries the cell lacks), shapes differ, ``load_param_into_net`` reports
+            anything not loaded, or a parameter's value afterwards differs from the source.
+    """
+    import mindspore as ms
+
+    expected = cell_parameters(cell)
+    missing, unexpected = compare_keys(expected, arrays)
+    if missing or unexpected:
+        raise CheckpointError(
+            f'{source}: does not fit the MindSpore network {type(cell).__name__}: '
+            f'{len(missing)} parameter(s) missing from the source {missing[:12]}, '
+            f'{len(unexpected)} unexpected entr(y/ies) {unexpected[:12]}')
+    wrong = [f'{k} {tuple(arrays[k].shape)} (network: {s})' for k, s in expected.items()
+             if tuple(arrays[k].shape) != s]
+    if wrong:
+        raise CheckpointError(f'{source}: shapes differ from the MindSpore network: {wrong[:12]}')
+    not_loaded, not_used = ms.load_param_into_net(cell, to_mindspore_params(arrays),
+                                                  strict_load=True)
+    if not_loaded or not_used:
+        raise CheckpointError(f'{source}: load_param_into_net left network parameters not loaded '
+                              f'{list(not_loaded)[:12]} and source entries unused '
+                              f'{list(not_used)[:12]}')
+    differ = [p.name for p in cell.get_parameters(expand=True)
+              if not np.array_equal(p.asnumpy(), arrays[p.name])]
+    if differ:
+        raise CheckpointError(f'{source}: after loading, these MindSpore parameters do not hold the '
+                              f'source values: {differ[:12]}')
+
+
+def read_mindspore_checkpoint(path: str) -> Dict[str, np.ndarray]:
+    """Read a MindSpore ``.ckpt`` into ``{name: array}``.
+
+    Raises:
+        CheckpointError: naming the file, for a missing, truncated or corrupted file, and for
+            NaN/Inf values in any floating-point entry.
+    """
+    import mindspore as ms
+
+    if not osp.isfile(path):
+        raise CheckpointError(f'{path}: no such MindSpore checkpoint file')
+    try:
+        params = ms.load_checkpoint(path)
+    except (ValueError, RuntimeError, TypeError, OSError) as e:
+        raise CheckpointError(f'{path}: not a readable MindSpore checkpoint (truncated or '
+                              f'corrupted?): {str(e).strip().splitlines()[0][:300]}') from e
+    if not params:
+        raise CheckpointError(f'{path}: the MindSpore checkpoint holds no parameters')
+    arrays = {name: p.asnumpy() for name, p in params.items()}
+    bad = [k for k, a in arrays.items()
+           if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all()]
+    if bad:
+        raise CheckpointError(f'{path}: non-finite (NaN/Inf) values in {len(bad)} entr(y/ies): '
+                              f'{bad[:10]}')
+    return arrays
+
+
+def save_mindspore_checkpoint(cell, path: str) -> str:
+    """Write every parameter of ``cell`` to ``path`` atomically (temporary file, then rename)."""
+    import mindspore as ms
+
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path[:-5] if path.endswith(".ckpt") else path}.tmp{os.getpid()}.ckpt'
+    ms.save_checkpoint(cell, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def export_mindir(cell, input_shape: Sequence[int], path: str) -> str:
+    """Export ``cell`` for a static ``input_shape`` (N, C, H, W) as MINDIR; returns the file."""
+    import mindspore as ms
+
+    if not path.endswith('.mindir'):
+        raise ValueError(f'{path}: a MINDIR file name must end in .mindir')
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    dummy = ms.Tensor(np.zeros(tuple(input_shape), dtype=np.float32))
+    ms.export(cell, dummy, file_name=path[:-len('.mindir')], file_format='MINDIR')
+    if not osp.isfile(path):
+        raise RuntimeError(f'mindspore.export did not write {path}')
+    return path
+
+
+def load_mindir(path: str):
+    """``nn.GraphCell(mindspore.load(path))``: the exported graph, runnable like a cell."""
+    import mindspore as ms
+    from mindspore import nn
+
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: no such MINDIR file')
+    return nn.GraphCell(ms.load(path))
+
+
+def run_cell(cell, inputs: np.ndarray) -> np.ndarray:
+    """Run a cell (or GraphCell) on a float32 (N, C, H, W) array; returns the output array."""
+    import mindspore as ms
+
+    return cell(ms.Tensor(np.ascontiguousarray(inputs, dtype=np.float32))).asnumpy()

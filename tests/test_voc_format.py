@@ -152,7 +152,8 @@ def test_split_files(tmp_path):
     path.write_text('a\n\n b \n')
     assert vf.read_split(path) == ['a', 'b']
     path.write_text('a\nb\na\n')
-    with pytest.raises(vf.VOCFormatError, match=r"train\.txt: line 3: image id 'a' is listed twice"):
+    with pytest.raises(vf.VOCFormatError,
+                       match=r"train\.txt: line 3: image id 'a' is listed twice"):
         vf.read_split(path)
     path.write_text('a 1\n')
     with pytest.raises(vf.VOCFormatError, match='expected one image id'):

@@ -5,8 +5,9 @@
 Example (the README's demo)::
 
     python tools/make_demo_voc.py --out-dir data/demo_raw
-    python tools/prepare_voc.py --voc data/demo_raw/VOCdevkit --sbd data/demo_raw/benchmark_RELEASE \\
-        --voc2011 data/demo_raw/TrainVal --out-dir data/demo_voc
+    python tools/prepare_voc.py --voc data/demo_raw/VOCdevkit \\
+        --sbd data/demo_raw/benchmark_RELEASE --voc2011 data/demo_raw/TrainVal \\
+        --out-dir data/demo_voc
 
 ``--archives`` also packs the trees as VOCtrainval_11-May-2012.tar, benchmark.tgz and
 VOCtrainval_25-May-2011.tar, to exercise prepare_voc's archive path. The output depends only on

@@ -1,8 +1,8 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """PASCAL VOC / SBD data support.
 
-* :mod:`.voc_format`: reading, validating and writing VOC images, palette labels, SBD ``.mat`` labels
-  and split files;
+* :mod:`.voc_format`: reading, validating and writing VOC images, palette labels, SBD ``.mat``
+  labels and split files;
 * :mod:`.transforms`: ``LoadSBDAnnotations`` (registered in mmseg's ``TRANSFORMS``);
 * :mod:`.prepare` (with :mod:`.sources`, :mod:`.download`, :mod:`.check`): the library behind
   ``tools/prepare_voc.py``;

@@ -17,15 +17,15 @@ unchanged::
     <out>/VOCtrainval_11-May-2012.tar, benchmark.tgz,        (optional) the same trees packed like
     <out>/VOCtrainval_25-May-2011.tar                         the official archives
 
-The content is meant to be learnable by a small FCN on CPU in minutes: each image (64-160 px per side,
-odd sizes included) shows 1-3 objects of five VOC classes, each class with its own shape, colour and
-texture, over a cluttered background of dull-coloured shapes, lines and noise. Everything is
-deterministic given the seed (the archives are byte-identical too).
+The content is meant to be learnable by a small FCN on CPU in minutes: each image (64-160 px per
+side, odd sizes included) shows 1-3 objects of five VOC classes, each class with its own shape,
+colour and texture, over a cluttered background of dull-coloured shapes, lines and noise. Everything
+is deterministic given the seed (the archives are byte-identical too).
 
-The split structure mirrors the real one: SBD covers (only) images up to 2011, overlapping VOC 2012's
-segmentation train and val sets; some VOC images are not in SBD; the VOC 2011 segmentation sets are
-the pre-2012 part of VOC 2012's. So train_aug, the SBD lists and seg11valid are all non-empty and the
-set differences prepare_voc computes are all exercised.
+The split structure mirrors the real one: SBD covers (only) images up to 2011, overlapping VOC
+2012's segmentation train and val sets; some VOC images are not in SBD; the VOC 2011 segmentation
+sets are the pre-2012 part of VOC 2012's. So train_aug, the SBD lists and seg11valid are all
+non-empty and the set differences prepare_voc computes are all exercised.
 """
 import gzip
 import io
@@ -256,8 +256,8 @@ def render_image(seed: int, index: int) -> Tuple[np.ndarray, np.ndarray]:
     """Render demo image ``index`` of ``seed``.
 
     Returns:
-        ``(rgb, label)``: an ``(H, W, 3)`` uint8 image and its ``(H, W)`` uint8 class map without the
-        void border (SBD-style; :func:`void_border` gives the VOC-style band).
+        ``(rgb, label)``: an ``(H, W, 3)`` uint8 image and its ``(H, W)`` uint8 class map without
+        the void border (SBD-style; :func:`void_border` gives the VOC-style band).
     """
     rng = np.random.default_rng([seed, index])
     height, width = (int(v) for v in rng.integers(MIN_SIDE, MAX_SIDE + 1, size=2))

@@ -71,9 +71,9 @@ def download(url: str,
     """Download ``url`` to ``dest``, resuming an interrupted download, and verify its md5.
 
     * An existing ``dest`` whose md5 matches is kept (nothing is fetched).
-    * Bytes go to ``dest + '.part'``; a later call (or a retry after a network error) asks the server
-      for the rest with an HTTP ``Range`` request and appends. A server that ignores ``Range``
-      (answers 200) is read from the start again.
+    * Bytes go to ``dest + '.part'``; a later call (or a retry after a network error) asks the
+      server for the rest with an HTTP ``Range`` request and appends. A server that ignores
+      ``Range`` (answers 200) is read from the start again.
     * The finished file is checked against ``md5`` before it is moved to ``dest``; on a mismatch the
       partial file is deleted and :class:`DownloadError` names the URL and both checksums.
 

@@ -6,11 +6,11 @@ Output (``out_dir``, by convention ``data/VOCdevkit``, the ``data_root`` of the 
     VOC2012/JPEGImages/<id>.jpg                 every image any list below names
     VOC2012/SegmentationClass/<id>.png          VOC 2012 labels (palette PNGs, 255 borders)
     VOC2012/SegmentationClassSBD/<id>.png       every SBD label (train + val), converted from .mat
-    VOC2012/SegmentationClassAug/<id>.png       the train_aug labels: VOC's where VOC has one, else SBD's
+    VOC2012/SegmentationClassAug/<id>.png       train_aug labels: VOC's if VOC has one, else SBD's
     VOC2012/ImageSets/Segmentation/
         train.txt, val.txt, trainval.txt        VOC 2012 (1,464 / 1,449 / 2,913)
-        aug.txt                                 (SBD train + SBD val) - (VOC train + VOC val) (9,118)
-        trainaug.txt                            (VOC train + SBD train + SBD val) - VOC val (10,582)
+        aug.txt                                 (SBD train + val) - (VOC train + val) (9,118)
+        trainaug.txt                            (VOC train + SBD train + val) - VOC val (10,582)
         sbd_train.txt, sbd_val.txt              SBD's own splits (8,498 / 2,857)
         seg11valid.txt                          VOC 2011 seg val - SBD train (736), with --voc2011
     SBD/                                        the SBD dataset folder (extracted here from
@@ -94,8 +94,8 @@ class PrepareOptions:
         out_dir: output directory (``data_root`` of the configs).
         voc: VOC 2012 trainval archive or folder (None: check-only, or download with ``download``).
         sbd: SBD ``benchmark.tgz`` or its folder.
-        voc2011: VOC 2011 trainval archive or folder, for seg11valid. ``''`` with ``download`` fetches
-            it into the download folder.
+        voc2011: VOC 2011 trainval archive or folder, for seg11valid. ``''`` with ``download``
+            fetches it into the download folder.
         download: fetch the official archive of every source that is not given or does not exist.
         download_dir: where fetched archives go (default ``out_dir/downloads``).
         mirror: base URL replacing the official locations (the archive's file name is appended).
@@ -261,10 +261,10 @@ class SourceSplits:
 def derive_lists(splits: SourceSplits) -> Dict[str, List[str]]:
     """Every list prepare_voc writes, by name (without ``.txt``), from the source splits.
 
-    ``train``/``val``/``sbd_train``/``sbd_val`` are the sources' lists; ``trainval`` their VOC union;
-    ``aug`` = (SBD train + SBD val) - (VOC train + VOC val); ``trainaug`` = (VOC train + SBD train +
-    SBD val) - VOC val; ``seg11valid`` = VOC 2011 val - SBD train (in VOC 2011's order), only with
-    VOC 2011. Derived lists are sorted.
+    ``train``/``val``/``sbd_train``/``sbd_val`` are the sources' lists; ``trainval`` their VOC
+    union; ``aug`` = (SBD train + SBD val) - (VOC train + VOC val); ``trainaug`` = (VOC train + SBD
+    train + SBD val) - VOC val; ``seg11valid`` = VOC 2011 val - SBD train (in VOC 2011's order),
+    only with VOC 2011. Derived lists are sorted.
     """
     voc_train, voc_val = set(splits.voc_train), set(splits.voc_val)
     sbd_all = set(splits.sbd_train) | set(splits.sbd_val)
@@ -341,7 +341,7 @@ def _source_samples(voc_root: str, sbd_root: str, voc2011_root: Optional[str],
 
 
 def compare_counts(counts: Dict[str, int]) -> Tuple[List[str], List[str]]:
-    """Compare list sizes with :data:`OFFICIAL_COUNTS`; return the table lines and the mismatches."""
+    """Compare list sizes with :data:`OFFICIAL_COUNTS`; return the table lines and mismatches."""
     lines = [f'  {"list":<16}{"count":>8}{"official":>10}']
     mismatches = []
     for name, count in counts.items():
@@ -403,7 +403,8 @@ def prepare_voc(options: PrepareOptions, log: Log = print) -> PrepareResult:
     Raises:
         SourceError: a source is missing or not what it should be.
         DataPreparationError: listed files missing, undecodable or invalid (all of them listed),
-            conversion failures, or (with ``strict_counts``) counts differing from the official ones.
+            conversion failures, or (with ``strict_counts``) counts differing from the official
+            ones.
     """
     if options.link not in LINK_MODES:
         raise ValueError(f'link must be one of {LINK_MODES}, got {options.link!r}')

@@ -1,11 +1,11 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Where the raw VOC 2012, SBD and VOC 2011 data live: an official archive or the folder it extracts to.
+"""Where the raw VOC 2012, SBD and VOC 2011 data live: an official archive or its extracted folder.
 
 A folder may be given at any level of the official layout (``VOCdevkit`` or ``VOCdevkit/VOC2012``;
 ``benchmark_RELEASE`` or ``benchmark_RELEASE/dataset``; ``TrainVal``, ``TrainVal/VOCdevkit`` or
-``.../VOC2011``). An archive is streamed once and only the members prepare_voc needs are written, each
-atomically, into a folder of the output directory; a re-run skips members already extracted and, once
-an archive is complete, does not read it again (a stamp records its size and modification time).
+``.../VOC2011``). An archive is streamed once and only the members prepare_voc needs are written,
+each atomically, into a folder of the output directory; a re-run skips members already extracted
+and, once an archive is complete, does not read it again (a stamp records its size and mtime).
 """
 import json
 import os
@@ -130,8 +130,8 @@ def extract_archive(kind: SourceKind,
     """Extract the members of ``archive`` that prepare_voc needs into ``out_dir/kind.extract_to``.
 
     Members are matched by :attr:`SourceKind.member_pattern`; only regular files are written (links,
-    devices and paths outside the pattern are never extracted). Each member is written atomically and
-    skipped when a file of the same size is already there, so an interrupted extraction resumes.
+    devices and paths outside the pattern are never extracted). Each member is written atomically
+    and skipped when a file of the same size is already there, so an interrupted extraction resumes.
 
     Args:
         kind: what the archive should contain.

@@ -4,16 +4,16 @@
 One place for every file format the data tools touch:
 
 * VOC images: ``JPEGImages/<id>.jpg`` (RGB JPEG);
-* VOC labels: ``SegmentationClass/<id>.png``, palette ("P") PNGs whose pixel values are class indices,
-  255 marking the void border around objects (grey-scale "L" PNGs, as other converters write them, are
-  accepted too);
+* VOC labels: ``SegmentationClass/<id>.png``, palette ("P") PNGs whose pixel values are class
+  indices, 255 marking the void border around objects (grey-scale "L" PNGs, as other converters
+  write them, are accepted too);
 * SBD labels: ``cls/<id>.mat``, MATLAB files holding a struct ``GTcls`` whose field ``Segmentation``
   is the uint8 class map (no void border);
 * split files: one image id per line.
 
-Every reader raises :class:`VOCFormatError`, whose message starts with the offending file, so a broken
-file is never skipped silently. Writers go through :func:`atomic_output`, so an interrupted run never
-leaves a half-written file under its final name.
+Every reader raises :class:`VOCFormatError`, whose message starts with the offending file, so a
+broken file is never skipped silently. Writers go through :func:`atomic_output`, so an interrupted
+run never leaves a half-written file under its final name.
 """
 import contextlib
 import io
@@ -67,9 +67,9 @@ def voc_palette() -> List[int]:
 def atomic_output(path: PathLike) -> Iterator[str]:
     """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds.
 
-    The temporary name starts with ``.`` and contains ``.tmp-`` so leftovers of a killed run are easy
-    to recognise (:func:`remove_stale_temporaries`); a reader never sees a half-written file under
-    the final name.
+    The temporary name starts with ``.`` and contains ``.tmp-`` so leftovers of a killed run are
+    easy to recognise (:func:`remove_stale_temporaries`); a reader never sees a half-written file
+    under the final name.
     """
     path = os.fspath(path)
     directory, name = osp.split(path)
@@ -142,7 +142,7 @@ def write_split(path: PathLike, ids: Sequence[str]) -> None:
 # images and labels
 # --------------------------------------------------------------------------------------------------
 def _decode(path: PathLike, what: str, rgb: bool) -> Tuple[np.ndarray, str]:
-    """Fully decode an image file; return its pixels (converted to RGB if ``rgb``) and original mode.
+    """Fully decode an image file; return its pixels (RGB if ``rgb``) and its original mode.
 
     Every failure (missing, truncated, not an image) becomes a :class:`VOCFormatError`.
     """
@@ -233,15 +233,15 @@ def read_sbd_mat(source: Union[PathLike, bytes],
     Args:
         source: the file's path or its raw bytes.
         name: the file's name for error messages (defaults to ``source`` when it is a path).
-        num_classes: if not None, values must lie in ``[0, num_classes)`` (or equal ``ignore_index``).
+        num_classes: if not None, values must lie in ``[0, num_classes)`` (or be ``ignore_index``).
         ignore_index: a value accepted besides the classes.
 
     Returns:
         The ``(H, W)`` uint8 class map.
 
     Raises:
-        VOCFormatError: undecodable file, no ``GTcls`` struct, no ``Segmentation`` field, a field that
-        is not a 2-D integer map within uint8, or out-of-range values.
+        VOCFormatError: undecodable file, no ``GTcls`` struct, no ``Segmentation`` field, a field
+        that is not a 2-D integer map within uint8, or out-of-range values.
     """
     from scipy.io import loadmat  # scipy is imported lazily: only SBD users need it
 
@@ -256,7 +256,8 @@ def read_sbd_mat(source: Union[PathLike, bytes],
     except Exception as e:  # scipy raises ValueError, TypeError, MatReadError, OSError, ...
         raise VOCFormatError(label_name, f'cannot decode SBD .mat file: {e}') from e
     if 'GTcls' not in mat:
-        raise VOCFormatError(label_name, "no 'GTcls' struct in the .mat file (not an SBD cls label)")
+        raise VOCFormatError(label_name,
+                             "no 'GTcls' struct in the .mat file (not an SBD cls label)")
     seg = getattr(mat['GTcls'], 'Segmentation', None)
     if seg is None:
         raise VOCFormatError(label_name, "the 'GTcls' struct has no 'Segmentation' field")

@@ -36,26 +36,27 @@ def _name(sample: Any) -> str:
 class FCNIoUMetric(BaseMetric):
     """Pixel accuracy, mean accuracy, mean IU and frequency-weighted IU, as scored in the FCN paper.
 
-    Each image updates one int64 confusion matrix with a single ``bincount`` (pixels whose ground truth
-    is ``ignore_index`` or outside the classes are ignored); the metrics are computed once from the
-    matrix accumulated over the whole dataset (see :mod:`mmseg_fcn_voc.evaluation.functional` for the
-    formulas and the NaN rules). The returned dict, in percent and not rounded, holds ``aAcc``,
-    ``mAcc``, ``mIoU``, ``fwIoU`` and, for every class, ``IoU.<class>`` and ``Acc.<class>``, so the
-    Runner logs all of them; a per-class table is printed.
+    Each image updates one int64 confusion matrix with a single ``bincount`` (pixels whose ground
+    truth is ``ignore_index`` or outside the classes are ignored); the metrics are computed once
+    from the matrix accumulated over the whole dataset (see
+    :mod:`mmseg_fcn_voc.evaluation.functional` for the formulas and the NaN rules). The returned
+    dict, in percent and not rounded, holds ``aAcc``, ``mAcc``, ``mIoU``, ``fwIoU`` and, for every
+    class, ``IoU.<class>`` and ``Acc.<class>``, so the Runner logs all of them; a per-class table is
+    printed.
 
     Memory does not grow with the dataset: each rank keeps one matrix (plus the last image's, see
     below) as the single entry of ``self.results``, and :meth:`evaluate` gathers and sums one matrix
     per rank. mmengine's ``DefaultSampler`` pads the dataset so every rank gets the same number of
     samples, which repeats up to one sample on some ranks (the last one each such rank processes);
-    mmengine's ``collect_results`` drops those repeats by position, and so does this metric, with the
-    same rank-interleaved ordering: the last image's matrix is kept apart until :meth:`evaluate`
+    mmengine's ``collect_results`` drops those repeats by position, and so does this metric, with
+    the same rank-interleaved ordering: the last image's matrix is kept apart until :meth:`evaluate`
     knows the dataset size.
 
     Args:
         num_classes (int, optional): number of classes; by default ``len(dataset_meta['classes'])``.
         ignore_index (int): ground-truth value to ignore. Defaults to 255.
-        save_confusion_matrix (bool): write the matrix as ``.npy`` and ``.csv`` and a plotted ``.png``
-            at every evaluation: into ``output_dir`` if given, otherwise into the run's log
+        save_confusion_matrix (bool): write the matrix as ``.npy`` and ``.csv`` and a plotted
+            ``.png`` at every evaluation: into ``output_dir`` if given, otherwise into the run's log
             directory (``work_dir/<timestamp>/``, beside the log file). Files are named
             ``confusion_matrix_iter<N>`` during training and ``confusion_matrix`` otherwise.
             Defaults to False.
@@ -186,8 +187,8 @@ class FCNIoUMetric(BaseMetric):
             results: confusion matrices (one per rank).
 
         Returns:
-            ``aAcc``, ``mAcc``, ``mIoU``, ``fwIoU`` and per-class ``IoU.<class>``, ``Acc.<class>``, in
-            percent, not rounded; NaN where the paper's scoring leaves a value undefined.
+            ``aAcc``, ``mAcc``, ``mIoU``, ``fwIoU`` and per-class ``IoU.<class>``, ``Acc.<class>``,
+            in percent, not rounded; NaN where the paper's scoring leaves a value undefined.
         """
         logger = MMLogger.get_current_instance()
         hist = np.sum(np.stack(results), axis=0, dtype=np.int64)

@@ -7,7 +7,8 @@ the whole dataset before any division, then:
 * pixel accuracy ``trace(hist) / hist.sum()``;
 * mean accuracy ``nanmean(diag / hist.sum(1))``;
 * IU ``diag / (hist.sum(1) + hist.sum(0) - diag)``, mean IU ``nanmean(IU)``;
-* frequency-weighted IU ``sum(freq * IU)`` over classes with ``freq = hist.sum(1) / hist.sum() > 0``.
+* frequency-weighted IU ``sum(freq * IU)`` over the classes with
+  ``freq = hist.sum(1) / hist.sum() > 0``.
 
 A class absent from both ground truth and prediction has NaN IU (and NaN accuracy when absent from
 the ground truth) and is skipped by the means; a class predicted but never present scores IU 0.
@@ -31,8 +32,8 @@ def confusion_matrix(gt: ArrayLike,
     """The ``(num_classes, num_classes)`` int64 confusion matrix of one prediction.
 
     Pixels whose ground truth equals ``ignore_index`` or lies outside ``[0, num_classes)`` are
-    ignored. One ``bincount`` over ``gt * num_classes + pred``, on the inputs' device; ignored pixels
-    are sent to an extra row that is dropped, which avoids the cost of boolean indexing.
+    ignored. One ``bincount`` over ``gt * num_classes + pred``, on the inputs' device; ignored
+    pixels are sent to an extra row that is dropped, which avoids the cost of boolean indexing.
 
     Args:
         gt: ground-truth class indices, any integer dtype and shape.
@@ -41,8 +42,8 @@ def confusion_matrix(gt: ArrayLike,
         ignore_index: ground-truth value to ignore.
 
     Raises:
-        ValueError: shapes differ, a non-integer input, or a prediction outside the classes (it would
-            land in another ground-truth row of the flattened matrix).
+        ValueError: shapes differ, a non-integer input, or a prediction outside the classes (it
+            would land in another ground-truth row of the flattened matrix).
     """
     gt = torch.as_tensor(gt)
     pred = torch.as_tensor(pred, device=gt.device)
@@ -132,7 +133,8 @@ def scores_from_confusion(hist: ArrayLike) -> SegmentationScores:
         class_accuracy = diag / gt_total
         class_iou = diag / (gt_total + pred_total - diag)
     present = gt_total > 0
-    fw_iou = float((gt_total[present] / total * class_iou[present]).sum()) if total else float('nan')
+    fw_iou = (float((gt_total[present] / total * class_iou[present]).sum())
+              if total else float('nan'))
     return SegmentationScores(
         pixel_accuracy=pixel_accuracy,
         mean_accuracy=_nanmean(class_accuracy),

@@ -48,7 +48,8 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_prefix=dict(img_path='VOC2012/JPEGImages', seg_map_path='VOC2012/SegmentationClassAug'),
+        data_prefix=dict(
+            img_path='VOC2012/JPEGImages', seg_map_path='VOC2012/SegmentationClassAug'),
         ann_file='VOC2012/ImageSets/Segmentation/trainaug.txt',
         pipeline=train_pipeline))
 val_dataloader = dict(

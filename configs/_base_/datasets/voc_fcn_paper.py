@@ -31,7 +31,8 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_prefix=dict(img_path='VOC2012/JPEGImages', seg_map_path='VOC2012/SegmentationClassSBD'),
+        data_prefix=dict(
+            img_path='VOC2012/JPEGImages', seg_map_path='VOC2012/SegmentationClassSBD'),
         ann_file='VOC2012/ImageSets/Segmentation/sbd_train.txt',
         pipeline=train_pipeline))
 val_dataloader = dict(

@@ -16,18 +16,18 @@ class LoadSBDAnnotations(LoadAnnotations):
 
     A drop-in replacement for mmseg's ``LoadAnnotations``: a ``seg_map_path`` ending in ``.mat`` is
     read as an SBD label (the ``GTcls.Segmentation`` uint8 map); any other path is handed to
-    ``LoadAnnotations`` unchanged, so one pipeline serves a ``ConcatDataset`` of VOC PNG labels and SBD
-    ``.mat`` labels. For ``.mat`` files the result is what ``LoadAnnotations`` gives for the same map
-    stored as a PNG: ``reduce_zero_label`` and the dataset's ``label_map`` are applied the same way,
-    ``results['gt_seg_map']`` is an ``(H, W)`` uint8 array and ``'gt_seg_map'`` is appended to
-    ``results['seg_fields']``.
+    ``LoadAnnotations`` unchanged, so one pipeline serves a ``ConcatDataset`` of VOC PNG labels and
+    SBD ``.mat`` labels. For ``.mat`` files the result is what ``LoadAnnotations`` gives for the
+    same map stored as a PNG: ``reduce_zero_label`` and the dataset's ``label_map`` are applied the
+    same way, ``results['gt_seg_map']`` is an ``(H, W)`` uint8 array and ``'gt_seg_map'`` is
+    appended to ``results['seg_fields']``.
 
     Required keys: ``seg_map_path``, ``reduce_zero_label``, ``seg_fields``; optional ``label_map``.
     Added keys: ``gt_seg_map``.
 
     Args:
         reduce_zero_label (bool, optional): as in ``LoadAnnotations``; None takes the dataset's.
-        backend_args (dict, optional): mmengine file backend arguments (local disk, petrel, http...).
+        backend_args (dict, optional): mmengine file backend arguments (local, petrel, http...).
         imdecode_backend (str): decoder for non-``.mat`` labels, as in ``LoadAnnotations``.
         num_classes (int, optional): if given, a ``.mat`` label holding values outside
             ``[0, num_classes)`` (other than ``ignore_index``) raises an error naming the file.

@@ -308,6 +308,9 @@ def test_save_confusion_matrix_files(tmp_path):
 
 
 def test_metric_saves_into_output_dir_and_the_log_dir(tmp_path):
+    from mmengine.logging import MessageHub
+    # a fresh current MessageHub: no training iteration recorded by an earlier Runner
+    MessageHub.get_instance(f'fcn_metric_save_test_{id(tmp_path)}')
     metric = make_metric(output_dir=str(tmp_path / 'cm'))
     samples = random_samples(7, count=2)
     metric.process({}, samples)
@@ -330,6 +333,13 @@ def test_metric_saves_into_output_dir_and_the_log_dir(tmp_path):
     assert sorted(os.listdir(log_dir)) == [
         'confusion_matrix.csv', 'confusion_matrix.npy', 'confusion_matrix.png', 'run.log'
     ]
+    # during training the files carry the iteration (RuntimeInfoHook records the last one run)
+    hub = MessageHub.get_current_instance()
+    hub.update_info('iter', 1999)
+    hub.update_info('loop_stage', 'val')
+    metric.process({}, samples)
+    metric.evaluate(2)
+    assert (log_dir / 'confusion_matrix_iter2000.npy').is_file()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ allow_failed_imports=False)`` in a config) registers:
   ``BilinearDeconvNeck`` (neck);
 * ``TRANSFORMS``: ``LoadSBDAnnotations`` (SBD ``.mat`` labels without conversion);
 * ``METRICS``: ``FCNIoUMetric`` (pixel acc., mean acc., mean IU, frequency-weighted IU);
+* ``HOOKS``: ``InvalidLossGuardHook`` (stops on a NaN/Inf loss before a checkpoint is written);
 
 and allow-lists, for ``torch.load(weights_only=True)``, the few types an mmengine checkpoint holds, so
 ``--resume``, ``load_from`` and ``mim test`` work under torch >= 2.6 without turning the protection off.
@@ -18,6 +19,7 @@ from .utils.safe_load import register_checkpoint_safe_globals
 from . import models  # noqa: F401,E402  (registers into mmseg.registry.MODELS)
 from . import datasets  # noqa: F401,E402  (TRANSFORMS)
 from . import evaluation  # noqa: F401,E402  (METRICS)
+from . import engine  # noqa: F401,E402  (HOOKS)
 
 register_checkpoint_safe_globals()
 

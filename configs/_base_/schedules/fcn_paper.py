@@ -30,3 +30,4 @@ default_hooks = dict(
                     save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
+custom_hooks = [dict(type='InvalidLossGuardHook')]  # stop on NaN loss before checkpointing

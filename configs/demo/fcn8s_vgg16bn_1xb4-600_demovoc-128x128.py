@@ -1,0 +1,62 @@
+# The README demo: FCN-8s (the MindSpore tutorial's BN variant, so it trains from scratch: no
+# ImageNet weights can be fetched here) on the generated VOC-format demo data, on CPU in ~10 min.
+#
+#   python tools/make_demo_voc.py --out-dir demo_run/raw
+#   python tools/prepare_voc.py --voc demo_run/raw/VOCdevkit --sbd demo_run/raw/benchmark_RELEASE \
+#       --out-dir demo_run/VOCdevkit
+#   mim train mmseg configs/demo/fcn8s_vgg16bn_1xb4-600_demovoc-128x128.py \
+#       --cfg-options train_dataloader.dataset.data_root=demo_run/VOCdevkit \
+#                     val_dataloader.dataset.data_root=demo_run/VOCdevkit \
+#                     test_dataloader.dataset.data_root=demo_run/VOCdevkit
+custom_imports = dict(imports=['mmseg_fcn_voc'], allow_failed_imports=False)
+_base_ = [
+    '../_base_/models/fcn8s_vgg16bn.py', '../_base_/datasets/voc12aug.py',
+    'mmseg::_base_/default_runtime.py'
+]
+crop_size = (128, 128)
+data_root = 'demo_run/VOCdevkit'
+data_preprocessor = dict(size=crop_size, size_divisor=None)
+model = dict(data_preprocessor=data_preprocessor)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', scale=(160, 128), ratio_range=(0.75, 1.5), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.9),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+train_dataloader = dict(
+    batch_size=4, num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='FCNIoUMetric', ignore_index=255)
+test_evaluator = val_evaluator
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),
+    clip_grad=dict(max_norm=10.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, begin=0, end=30, by_epoch=False),
+    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=30, end=600, by_epoch=False),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=600, val_interval=200)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
+custom_hooks = [dict(type='InvalidLossGuardHook')]
+randomness = dict(seed=0)

@@ -15,6 +15,14 @@ def mmseg_scope():
     import mmseg_fcn_voc  # noqa: F401
 
 
+@pytest.fixture(autouse=True)
+def mmseg_default_scope():
+    """Each test starts in mmseg's scope (a Runner built with another scope must not leak)."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        yield
+
+
 @pytest.fixture(scope='session')
 def repo_root():
     return REPO_ROOT
@@ -49,3 +57,182 @@ def build_model(load_config):
             return MODELS.build(cfg.model)
 
     return _build
+
+
+# --------------------------------------------------------------------------------------------------
+# Converters: configs with model overrides and checkpoints with random weights
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope='session')
+def fcn_config_file(tmp_path_factory):
+    """``fcn_config_file('configs/_base_/models/fcn8s_vgg16.py', backbone=dict(...))`` -> the path
+    of a config that inherits that file and overrides ``model`` (e.g. the 'same' geometry)."""
+    folder = tmp_path_factory.mktemp('configs')
+    made = {}
+
+    def _make(base, **model_overrides):
+        key = (base, repr(sorted(model_overrides.items())))
+        if key not in made:
+            path = folder / f'cfg{len(made)}_{osp.basename(base)}'
+            path.write_text(f'_base_ = [{osp.join(REPO_ROOT, base)!r}]\n'
+                            f'model = {model_overrides!r}\n')
+            made[key] = str(path)
+        return made[key]
+
+    return _make
+
+
+@pytest.fixture(scope='session')
+def randomize_fcn():
+    """``randomize_fcn(model, seed=0)``: give every tensor of an FCN model random, non-trivial
+    values, in place, and return the model in eval mode.
+
+    A tensor loaded into the wrong layer, transposed or left at its initial value then changes the
+    outputs: convs Kaiming-normal (activations keep their scale through VGG), score layers and all
+    transposed convs (even the fixed bilinear ones, whose symmetric kernels would hide a transposed
+    weight) normal, BN affine parameters and running statistics random.
+    """
+    import torch
+    from torch import nn
+
+    @torch.no_grad()
+    def _randomize(model, seed=0):
+        torch.manual_seed(seed)
+        for name, m in model.named_modules():
+            if isinstance(m, nn.ConvTranspose2d):
+                m.weight.normal_(0, 0.1)
+            elif isinstance(m, nn.Conv2d):
+                if name.startswith('backbone'):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
+                else:
+                    m.weight.normal_(0, 0.01)
+                if m.bias is not None:
+                    m.bias.normal_(0, 0.1)
+            elif isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0, 0.1)
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 2.0)
+        return model.eval()
+
+    return _randomize
+
+
+@pytest.fixture(scope='session')
+def random_fcn_checkpoint(tmp_path_factory, randomize_fcn):
+    """``random_fcn_checkpoint(config, seed=0)`` -> (path of an mmseg checkpoint of the config's
+    model with :func:`randomize_fcn` weights, its state dict). Cached per (config, seed)."""
+    from mmseg_fcn_voc.conversion.checkpoint_io import save_checkpoint
+    from mmseg_fcn_voc.conversion.model_io import build_model_from_config
+
+    folder = tmp_path_factory.mktemp('random_checkpoints')
+    made = {}
+
+    def _make(config, seed=0):
+        key = (config, seed)
+        if key not in made:
+            model = randomize_fcn(build_model_from_config(osp.join(REPO_ROOT, config)), seed)
+            state = {k: v.clone() for k, v in model.state_dict().items()}
+            path = folder / f'{len(made)}_{osp.splitext(osp.basename(config))[0]}_{seed}.pth'
+            save_checkpoint(state, str(path))
+            made[key] = (str(path), state)
+        return made[key]
+
+    return _make
+
+
+class PublishedLayouts:
+    """Tensor names and shapes of the published FCN checkpoints, written out from their
+    descriptions (FCN_REFERENCE.md), independently of the converters' name maps."""
+
+    #: (stage, convs, channels) of VGG-16.
+    STAGES = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
+
+    @classmethod
+    def mindspore_tutorial(cls, k=21):
+        """The MindSpore tutorial FCN8s's 81 tensors: ``conv1.0.weight``, ``conv1.1.gamma``, ..."""
+        shapes, c_in = {}, 3
+        bn = ('gamma', 'beta', 'moving_mean', 'moving_variance')
+        for s, n, c in cls.STAGES:
+            for j in range(n):
+                shapes[f'conv{s}.{3 * j}.weight'] = (c, c_in, 3, 3)
+                for p in bn:
+                    shapes[f'conv{s}.{3 * j + 1}.{p}'] = (c, )
+                c_in = c
+        shapes['conv6.0.weight'] = (4096, 512, 7, 7)
+        shapes['conv7.0.weight'] = (4096, 4096, 1, 1)
+        for stage in ('conv6', 'conv7'):
+            for p in bn:
+                shapes[f'{stage}.1.{p}'] = (4096, )
+        shapes.update({
+            'score_fr.weight': (k, 4096, 1, 1),
+            'upscore2.weight': (k, k, 4, 4),
+            'score_pool4.weight': (k, 512, 1, 1),
+            'upscore_pool4.weight': (k, k, 4, 4),
+            'score_pool3.weight': (k, 256, 1, 1),
+            'upscore8.weight': (k, k, 16, 16),
+        })
+        return shapes
+
+    @classmethod
+    def torchfcn(cls, variant, k=21):
+        """torchfcn's tensors for ``'fcn32s'`` / ``'fcn16s'`` / ``'fcn8s'`` (= at-once)."""
+        shapes, c_in = {}, 3
+        for s, n, c in cls.STAGES:
+            for j in range(1, n + 1):
+                shapes[f'conv{s}_{j}.weight'] = (c, c_in, 3, 3)
+                shapes[f'conv{s}_{j}.bias'] = (c, )
+                c_in = c
+        shapes.update({'fc6.weight': (4096, 512, 7, 7), 'fc6.bias': (4096, ),
+                       'fc7.weight': (4096, 4096, 1, 1), 'fc7.bias': (4096, ),
+                       'score_fr.weight': (k, 4096, 1, 1), 'score_fr.bias': (k, )})
+        if variant == 'fcn32s':
+            shapes['upscore.weight'] = (k, k, 64, 64)
+        else:
+            shapes.update({'score_pool4.weight': (k, 512, 1, 1), 'score_pool4.bias': (k, ),
+                           'upscore2.weight': (k, k, 4, 4)})
+        if variant == 'fcn16s':
+            shapes['upscore16.weight'] = (k, k, 32, 32)
+        if variant == 'fcn8s':
+            shapes.update({'score_pool3.weight': (k, 256, 1, 1), 'score_pool3.bias': (k, ),
+                           'upscore_pool4.weight': (k, k, 4, 4),
+                           'upscore8.weight': (k, k, 16, 16)})
+        return shapes
+
+
+@pytest.fixture(scope='session')
+def published_layouts():
+    """:class:`PublishedLayouts`: names and shapes of the tutorial and torchfcn checkpoints."""
+    return PublishedLayouts
+
+
+@pytest.fixture(scope='session')
+def demo_voc(tmp_path_factory):
+    """A small generated VOC + SBD dataset, prepared by prepare_voc: returns its data_root."""
+    from mmseg_fcn_voc.datasets.demo import make_demo_voc
+    from mmseg_fcn_voc.datasets.prepare import PrepareOptions, prepare_voc
+    root = tmp_path_factory.mktemp('demo_voc')
+    raw = root / 'raw'
+    make_demo_voc(str(raw), num_images=24, seed=0)
+    out = root / 'VOCdevkit'
+    prepare_voc(PrepareOptions(out_dir=str(out), voc=str(raw / 'VOCdevkit'),
+                               sbd=str(raw / 'benchmark_RELEASE'),
+                               voc2011=str(raw / 'TrainVal'), nproc=1), log=lambda *_: None)
+    return str(out)
+
+
+def demo_cfg_options(data_root, work_dir, max_iters=2, extra=()):
+    """--cfg-options for the demo config pointed at ``data_root``, with a short schedule."""
+    opts = [f'{k}.dataset.data_root={data_root}'
+            for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    opts += [f'train_cfg.max_iters={max_iters}', f'train_cfg.val_interval={max_iters}',
+             f'default_hooks.checkpoint.interval={max_iters}',
+             'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+             'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+             'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False',
+             'train_dataloader.batch_size=2']
+    return opts + list(extra)
+
+
+@pytest.fixture(scope='session')
+def demo_cfg():
+    return demo_cfg_options

@@ -59,4 +59,8 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 custom_hooks = [dict(type='InvalidLossGuardHook')]
+# CPU-friendly distributed runs (mim train ... --launcher pytorch --gpus 2): gloo, and DDP without
+# device_ids (mmengine's default passes [LOCAL_RANK], which only works for GPU modules).
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False)
 randomness = dict(seed=0)

@@ -72,3 +72,30 @@ def test_train_lowers_loss_and_resumes_under_weights_only(load_config, tmp_path,
     fresh.load_checkpoint(ckpt)
     for k, v in fresh.model.state_dict().items():
         assert torch.equal(v, trained[k]), k
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_before_a_nan_checkpoint(load_config, tmp_path):
+    import glob
+    from mmengine.runner import Runner
+    from mmseg_fcn_voc.engine import InvalidLossError
+    cfg = load_config('configs/_base_/models/fcn8s_vgg16.py')
+    runner = Runner(
+        model=cfg.model,
+        work_dir=str(tmp_path),
+        train_dataloader=_tiny_loader(),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=1e6, momentum=0.9)),  # diverges
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=20),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False)),
+        custom_hooks=[dict(type='InvalidLossGuardHook')],
+        default_scope='mmseg',
+        randomness=dict(seed=0),
+        log_level='WARNING')
+    with pytest.raises(InvalidLossError, match=r'non-finite training loss at iteration (\d+)'):
+        runner.train()
+    assert runner.iter < 20
+    saved = glob.glob(str(tmp_path / 'iter_*.pth'))
+    for path in saved:  # every checkpoint on disk is finite: the bad iteration was never saved
+        state = torch.load(path, map_location='cpu')['state_dict']
+        assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    assert not osp.isfile(tmp_path / f'iter_{runner.iter + 1}.pth')

@@ -5,8 +5,8 @@
         [--images DIR [--labels DIR] [--max-images N]] [--layout auto|mindspore|mindspore_tutorial]
 
 Writes DIR/<config name>.ckpt, DIR/<config name>.mindir and DIR/parity.json. Exit status: 0 when
-every parity check passed, 1 when one failed (parity.json says which), 2 when the checkpoint or model
-cannot be converted (the message names the file and lists missing/unexpected keys).
+every parity check passed, 1 when one failed (parity.json says which), 2 when the checkpoint or
+model cannot be converted (the message names the file and lists missing/unexpected keys).
 """
 import argparse
 import sys
@@ -20,12 +20,13 @@ def parse_args(argv=None):
         description='mmseg FCN checkpoint -> MindSpore .ckpt + MINDIR, with a parity check')
     parser.add_argument('config', help='model config, e.g. configs/fcn8s_vgg16_voc.py')
     parser.add_argument('checkpoint', help='mmseg checkpoint (.pth) of that model')
-    parser.add_argument('--out-dir', required=True, help='folder for the .ckpt, .mindir, parity.json')
+    parser.add_argument('--out-dir', required=True,
+                        help='folder for the .ckpt, .mindir and parity.json')
     parser.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
                         default=list(DEFAULT_INPUT_SIZE),
                         help='static MINDIR input size, also the seeded parity input '
-                        f'(default {DEFAULT_INPUT_SIZE[0]} {DEFAULT_INPUT_SIZE[1]}; MindSpore on CPU '
-                        'needs minutes at this size)')
+                        f'(default {DEFAULT_INPUT_SIZE[0]} {DEFAULT_INPUT_SIZE[1]}; MindSpore on '
+                        'CPU needs minutes per forward pass at this size)')
     parser.add_argument('--images', help='folder of real images for a second parity check')
     parser.add_argument('--labels', help='label PNGs named like the images (default: a VOC '
                         'JPEGImages folder uses its sibling SegmentationClass)')

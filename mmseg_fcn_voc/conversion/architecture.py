@@ -130,8 +130,9 @@ def _plain_conv(conv: nn.Module, what: str) -> ConvSpec:
     if conv.padding_mode != 'zeros' or isinstance(conv.padding, str):
         raise UnsupportedModelError(f'{what}: padding={conv.padding!r}, padding_mode='
                                     f'{conv.padding_mode!r}; only explicit zero padding converts')
-    return ConvSpec(conv.in_channels, conv.out_channels, _pair(conv.kernel_size), _pair(conv.stride),
-                    _pair(conv.padding), _pair(conv.dilation), conv.groups, conv.bias is not None)
+    return ConvSpec(conv.in_channels, conv.out_channels, _pair(conv.kernel_size),
+                    _pair(conv.stride), _pair(conv.padding), _pair(conv.dilation), conv.groups,
+                    conv.bias is not None)
 
 
 def conv_module_spec(module: nn.Module, what: str) -> ConvSpec:
@@ -318,9 +319,10 @@ def reference_mismatches(spec: FCNSpec, ref: ReferenceNetwork) -> List[str]:
         return why + [f'FCN-{stride}s head ({ref.name} has '
                       f'{", ".join(f"FCN-{s}s" for s in sorted(ref.final_offsets))})']
     expected_in = {32: (5, ), 16: (3, 5), 8: (2, 3, 5)}[stride]
-    if tuple(spec.backbone.out_indices[i] for i in head.in_index) != expected_in:
-        why.append(f'head inputs are backbone levels {[spec.backbone.out_indices[i] for i in head.in_index]} '
-                   f'(expected {list(expected_in)}: pool3, pool4, fc7 as used)')
+    levels = tuple(spec.backbone.out_indices[i] for i in head.in_index)
+    if levels != expected_in:
+        why.append(f'head inputs are backbone levels {list(levels)} (expected '
+                   f'{list(expected_in)}: pool3, pool4, fc7 as used)')
     if head.geometry != ref.geometry or head.final_offset != ref.final_offsets[stride]:
         why.append(f'head geometry {head.geometry!r}, final crop {head.final_offset} (expected '
                    f'{ref.geometry!r}, {ref.final_offsets[stride]})')
@@ -342,6 +344,11 @@ def reference_mismatches(spec: FCNSpec, ref: ReferenceNetwork) -> List[str]:
             why.append(f'{name}: {deconv} (expected kernel {2 * s}, stride {s}, padding {p}, '
                        'no bias)')
     return why
+
+
+def format_mismatches(why: List[str], limit: int = 8) -> str:
+    """The first ``limit`` reasons of a ``*_mismatches`` list, ``'; '``-joined, for messages."""
+    return '; '.join(why[:limit]) + (f' (+{len(why) - limit} more)' if len(why) > limit else '')
 
 
 def tutorial_mismatches(spec: FCNSpec) -> List[str]:

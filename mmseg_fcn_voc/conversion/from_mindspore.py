@@ -1,5 +1,5 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""MindSpore FCN checkpoint -> mmseg checkpoint: the library behind ``converters/from_mindspore.py``.
+"""MindSpore FCN checkpoint -> mmseg checkpoint; the library of ``converters/from_mindspore.py``.
 
 Reads the MindSpore tutorial / model-zoo FCN8s checkpoints (``conv1.0.weight``, ``conv1.1.gamma``,
 ... ``upscore8.weight``) and the ``.ckpt`` files ``to_mindspore`` writes in the plugin layout
@@ -12,7 +12,7 @@ from typing import Callable, Dict
 
 import torch
 
-from .architecture import describe_fcn, tutorial_mismatches
+from .architecture import describe_fcn, format_mismatches, tutorial_mismatches
 from .checkpoint_io import CheckpointError
 from .importing import layout_mismatch_error, state_dict_from_layout, write_checked
 from .mindspore_io import is_optimizer_entry, read_mindspore_checkpoint
@@ -59,9 +59,9 @@ def import_mindspore_checkpoint(src: str, out: str, config: str,
     if layout == 'mindspore_tutorial':
         why = tutorial_mismatches(spec)
         if why:
-            raise CheckpointError(f'{src}: a MindSpore tutorial FCN8s checkpoint, but {config} does '
-                                  'not build the tutorial network, so the weights would compute '
-                                  'something else: ' + '; '.join(why[:8]))
+            raise CheckpointError(f'{src}: a MindSpore tutorial FCN8s checkpoint, but {config} '
+                                  'does not build the tutorial network, so the weights would '
+                                  f'compute something else: {format_mismatches(why)}')
     state = state_dict_from_layout(expected, mapping, dropped, weights, src, config, layout)
     meta = dict(converted_from=src, source_layout=layout, config=config,
                 ignored_entries=len(ignored))

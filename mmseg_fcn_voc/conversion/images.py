@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ..datasets.voc_format import read_image, read_label
+from .names import format_keys
 
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp')
 #: Where VOC keeps the labels, relative to ``JPEGImages``.
@@ -46,7 +47,8 @@ def find_image_pairs(images_dir: str,
         pairs.append((osp.join(images_dir, name), label))
     missing = [label for _, label in pairs if label is not None and not osp.isfile(label)]
     if missing:
-        raise FileNotFoundError(f'{labels_dir}: no label for {len(missing)} image(s): {missing[:5]}')
+        raise FileNotFoundError(f'{labels_dir}: no label for {len(missing)} image(s): '
+                                f'{format_keys(missing, 5)}')
     return pairs
 
 

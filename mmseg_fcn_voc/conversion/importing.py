@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint_io import CheckpointError, load_state_dict_file, save_checkpoint
 from .model_io import check_state_dict, inference_state_dict
-from .names import compare_keys
+from .names import compare_keys, format_keys, key_mismatch
 
 ArrayDict = Dict[str, np.ndarray]
 
@@ -20,11 +20,8 @@ ArrayDict = Dict[str, np.ndarray]
 def layout_mismatch_error(source: str, config: str, layout: str, missing: List[str],
                           unexpected: List[str]) -> CheckpointError:
     """The refusal for a source whose names do not fit the config's model."""
-    return CheckpointError(
-        f'{source}: does not match the architecture of {config} ({layout!r} names): '
-        f'{len(missing)} missing key(s) {missing[:12]}{" ..." if len(missing) > 12 else ""}, '
-        f'{len(unexpected)} unexpected key(s) {unexpected[:12]}'
-        f'{" ..." if len(unexpected) > 12 else ""}')
+    return CheckpointError(f'{source}: does not match the architecture of {config} ({layout!r} '
+                           f'names): {key_mismatch(missing, unexpected)}')
 
 
 def state_dict_from_layout(expected: Dict[str, torch.Tensor], mapping: Dict[str, str],
@@ -69,4 +66,4 @@ def write_checked(model: torch.nn.Module, state: Dict[str, torch.Tensor], out: s
     differ = [k for k, v in state.items() if k not in back or not torch.equal(back[k], v)]
     if differ or set(back) != set(state):
         raise CheckpointError(f'{out}: the written checkpoint differs from the converted tensors: '
-                              f'{differ[:12]}')
+                              f'{format_keys(differ)}')

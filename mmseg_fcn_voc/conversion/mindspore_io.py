@@ -13,7 +13,7 @@ from typing import Dict, Sequence, Tuple
 import numpy as np
 
 from .checkpoint_io import CheckpointError
-from .names import compare_keys
+from .names import compare_keys, format_keys, key_mismatch
 
 #: Entries of training checkpoints that are optimizer / loop state, not network weights: MindSpore's
 #: optimizers prefix their per-parameter slots (``moments.conv1.0.weight``), and the scalars below
@@ -56,25 +56,24 @@ def load_params_exact(cell, arrays: Dict[str, np.ndarray], source: str) -> None:
     expected = cell_parameters(cell)
     missing, unexpected = compare_keys(expected, arrays)
     if missing or unexpected:
-        raise CheckpointError(
-            f'{source}: does not fit the MindSpore network {type(cell).__name__}: '
-            f'{len(missing)} parameter(s) missing from the source {missing[:12]}, '
-            f'{len(unexpected)} unexpected entr(y/ies) {unexpected[:12]}')
+        raise CheckpointError(f'{source}: does not fit the MindSpore network '
+                              f'{type(cell).__name__}: {key_mismatch(missing, unexpected)}')
     wrong = [f'{k} {tuple(arrays[k].shape)} (network: {s})' for k, s in expected.items()
              if tuple(arrays[k].shape) != s]
     if wrong:
-        raise CheckpointError(f'{source}: shapes differ from the MindSpore network: {wrong[:12]}')
+        raise CheckpointError(f'{source}: shapes differ from the MindSpore network: '
+                              f'{format_keys(wrong)}')
     not_loaded, not_used = ms.load_param_into_net(cell, to_mindspore_params(arrays),
                                                   strict_load=True)
     if not_loaded or not_used:
         raise CheckpointError(f'{source}: load_param_into_net left network parameters not loaded '
-                              f'{list(not_loaded)[:12]} and source entries unused '
-                              f'{list(not_used)[:12]}')
+                              f'{format_keys(not_loaded)} and source entries unused '
+                              f'{format_keys(not_used)}')
     differ = [p.name for p in cell.get_parameters(expand=True)
               if not np.array_equal(p.asnumpy(), arrays[p.name])]
     if differ:
-        raise CheckpointError(f'{source}: after loading, these MindSpore parameters do not hold the '
-                              f'source values: {differ[:12]}')
+        raise CheckpointError(f'{source}: after loading, these MindSpore parameters do not hold '
+                              f'the source values: {format_keys(differ)}')
 
 
 def read_mindspore_checkpoint(path: str) -> Dict[str, np.ndarray]:

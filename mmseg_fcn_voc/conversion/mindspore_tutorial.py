@@ -2,24 +2,26 @@
 """The MindSpore tutorial / model-zoo FCN8s, with its exact structure and parameter names.
 
 Written from the published description (FCN_REFERENCE.md), so that a ``.ckpt`` converted from
-``configs/fcn8s_vgg16bn_voc.py`` loads into the tutorial's own network and the tutorial's checkpoints
-import into mmseg. Structure (81 tensors, 134,502,112 trainable parameters + 24,832 BN moving
-statistics for 21 classes):
+``configs/fcn8s_vgg16bn_voc.py`` loads into the tutorial's own network and the tutorial's
+checkpoints import into mmseg. Structure (81 tensors: 134,502,112 trainable parameters and 24,832
+BN moving statistics for 21 classes):
 
-=====================  ===============================================================  ========
-cell                   layers                                                           output
-=====================  ===============================================================  ========
-``conv1`` .. ``conv5``  ``SequentialCell`` of (Conv2d 3x3 no bias, BatchNorm2d, ReLU) x 2/2/3/3/3  /2 each
-                       (indices 0, 3, 6 convs; 1, 4, 7 BNs) then ``pool1`` .. ``pool5``
-                       (max 2x2 stride 2, floor)
-``conv6``              (Conv2d 512 -> 4096 7x7 pad 3, BN, ReLU)                            /32
-``conv7``              (Conv2d 4096 -> 4096 1x1, BN, ReLU)                                 /32
-``score_fr``           Conv2d 4096 -> K, 1x1, no bias                                      /32
-``upscore2``           Conv2dTranspose K -> K, 4x4 stride 2 'same', no bias; + score_pool4  /16
-``score_pool4``        Conv2d 512 -> K on pool4, no bias                                   /16
-``upscore_pool4``      Conv2dTranspose 4x4 stride 2 'same'; + ``score_pool3`` (256 -> K)   /8
-``upscore8``           Conv2dTranspose 16x16 stride 8 'same'                               /1
-=====================  ===============================================================  ========
+=======================  =========================================================  =======
+cell                     layers                                                     stride
+=======================  =========================================================  =======
+``conv1`` .. ``conv5``   ``SequentialCell`` of (Conv2d 3x3 no bias, BatchNorm2d,     2 .. 32
+                         ReLU) x 2/2/3/3/3 (indices 0, 3, 6 convs; 1, 4, 7 BNs),
+                         each followed by ``pool1`` .. ``pool5`` (max 2x2 stride 2,
+                         floor)
+``conv6``                (Conv2d 512 -> 4096 7x7 pad 3, BN, ReLU)                    32
+``conv7``                (Conv2d 4096 -> 4096 1x1, BN, ReLU)                         32
+``score_fr``             Conv2d 4096 -> K, 1x1, no bias                              32
+``upscore2``             Conv2dTranspose K -> K, 4x4 stride 2 'same', no bias;       16
+                         plus ``score_pool4`` (Conv2d 512 -> K on pool4, no bias)
+``upscore_pool4``        Conv2dTranspose 4x4 stride 2 'same'; plus ``score_pool3``   8
+                         (Conv2d 256 -> K on pool3, no bias)
+``upscore8``             Conv2dTranspose 16x16 stride 8 'same'                       1
+=======================  =========================================================  =======
 
 Input: (N, 3, H, W), RGB normalised with mean (123.675, 116.28, 103.53) and std (58.395, 57.12,
 57.375), H and W multiples of 32; output (N, K, H, W) logits. The tutorial writes its layers with

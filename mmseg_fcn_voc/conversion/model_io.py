@@ -1,13 +1,13 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """Build an mmseg model from a config and load a checkpoint into it strictly, for the converters."""
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.config import Config
 from torch import nn
 
 from .checkpoint_io import CheckpointError, load_state_dict_file
-from .names import compare_keys
+from .names import compare_keys, format_keys, key_mismatch
 
 #: State-dict prefixes that are not part of the inference network (training-only heads).
 TRAINING_ONLY_PREFIXES = ('auxiliary_head.', )
@@ -50,18 +50,13 @@ def check_state_dict(expected: Dict[str, torch.Tensor], found: Dict[str, torch.T
     """
     missing, unexpected = compare_keys(expected, found)
     if missing or unexpected:
-        raise CheckpointError(
-            f'{source}: does not match the architecture of {target}: {len(missing)} missing key(s) '
-            f'{_short(missing)}, {len(unexpected)} unexpected key(s) {_short(unexpected)}')
+        raise CheckpointError(f'{source}: does not match the architecture of {target}: '
+                              f'{key_mismatch(missing, unexpected)}')
     wrong = [f'{k} {tuple(found[k].shape)} (expected {tuple(v.shape)})'
              for k, v in expected.items() if tuple(found[k].shape) != tuple(v.shape)]
     if wrong:
         raise CheckpointError(f'{source}: tensors with the wrong shape for {target}: '
-                              f'{_short(wrong)}')
-
-
-def _short(items: Sequence[str], n: int = 12) -> str:
-    return f'{list(items[:n])}{" ..." if len(items) > n else ""}'
+                              f'{format_keys(wrong)}')
 
 
 def load_checkpoint_strict(model: nn.Module, checkpoint: str, config: str = 'the config') -> None:

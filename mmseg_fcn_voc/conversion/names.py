@@ -1,6 +1,6 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """Layer names of the FCN/VGG-16 family in every framework and release: kept in one place."""
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..models.backbones.fcn_vgg import VGG16_STAGES
 
@@ -38,10 +38,10 @@ def fcnvgg_key(layer: str, param: str) -> str:
 # --------------------------------------------------------------------------------------------------
 #: The layouts an mmseg FCN state dict converts to and from:
 #:
-#: ``'torchfcn'``            the authors' Caffe release as torchfcn names it: ``conv1_1.weight``, ...,
-#:                           ``fc6.weight``, ``score_fr.weight``, ``upscore2.weight``; no BN.
-#: ``'mindspore'``           this plugin's MindSpore cells (:mod:`.mindspore_fcn`): mmseg's keys with
-#:                           MindSpore's BN names and Caffe's ``score_fr`` for ``conv_seg``:
+#: ``'torchfcn'``            the authors' Caffe release as torchfcn names it: ``conv1_1.weight``,
+#:                           ..., ``fc6.weight``, ``score_fr.weight``, ``upscore2.weight``; no BN.
+#: ``'mindspore'``           this plugin's MindSpore cells (:mod:`.mindspore_fcn`): mmseg's keys
+#:                           with MindSpore's BN names and Caffe's ``score_fr`` for ``conv_seg``:
 #:                           ``backbone.conv1_1.conv.weight``, ``backbone.conv1_1.bn.gamma``,
 #:                           ``decode_head.score_fr.weight``.
 #: ``'mindspore_tutorial'``  the MindSpore tutorial / model-zoo FCN8s (:mod:`.mindspore_tutorial`):
@@ -76,7 +76,8 @@ def _tutorial_backbone_prefix(layer: str, part: str) -> str:
     """``conv2_3`` + ``conv``/``bn`` -> the tutorial's ``conv2.6`` / ``conv2.7``.
 
     Each tutorial stage is one ``SequentialCell`` of (conv, BN, ReLU) triples, so conv ``j`` of a
-    stage sits at index ``3 (j - 1)`` and its BN one after; fc6 / fc7 are stages ``conv6`` / ``conv7``.
+    stage sits at index ``3 (j - 1)`` and its BN one after; fc6 / fc7 are the stages ``conv6`` /
+    ``conv7``.
     """
     if layer in ('fc6', 'fc7'):
         stage, j = layer[2], 1
@@ -152,13 +153,26 @@ def layout_key_map(keys: Iterable[str], layout: str,
         hint = ' (the torchfcn layout has no BatchNorm)' if layout == 'torchfcn' and any(
             '.bn.' in k for k in bad) else ''
         raise KeyMapError(f'{what} has {len(bad)} tensor(s) the {layout!r} layout cannot hold'
-                          f'{hint}: {bad[:12]}{" ..." if len(bad) > 12 else ""}')
+                          f'{hint}: {format_keys(bad)}')
     if len(set(mapping.values())) != len(mapping):
         raise KeyMapError(f'{what}: two keys map to one {layout!r} name')  # a bug in this module
     return mapping, dropped
 
 
 def compare_keys(expected: Iterable[str], found: Iterable[str]) -> Tuple[List[str], List[str]]:
-    """``(missing, unexpected)``: keys in ``expected`` but not ``found``, and the reverse, sorted."""
+    """``(missing, unexpected)``: the keys of ``expected`` not in ``found`` and the reverse."""
     expected, found = set(expected), set(found)
     return sorted(expected - found), sorted(found - expected)
+
+
+def format_keys(keys: Sequence[str], limit: int = 40) -> str:
+    """``['a', 'b']``, or the first ``limit`` keys and ``(+N more)``, for error messages."""
+    keys = list(keys)
+    more = f' (+{len(keys) - limit} more)' if len(keys) > limit else ''
+    return f'{keys[:limit]}{more}'
+
+
+def key_mismatch(missing: Sequence[str], unexpected: Sequence[str]) -> str:
+    """``'2 missing key(s) [...], 1 unexpected key(s) [...]'``: the converters' refusal wording."""
+    return (f'{len(missing)} missing key(s) {format_keys(missing)}, '
+            f'{len(unexpected)} unexpected key(s) {format_keys(unexpected)}')

@@ -23,11 +23,11 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from .architecture import FCNSpec, describe_fcn, tutorial_mismatches
+from .architecture import FCNSpec, describe_fcn, format_mismatches, tutorial_mismatches
 from .checkpoint_io import CheckpointError
 from .images import find_image_pairs, load_pair, preprocess_image, random_image
 from .model_io import build_and_load, fcn_logits, inference_state_dict, input_size_problem
-from .names import LAYOUTS, layout_key_map
+from .names import LAYOUTS, format_keys, layout_key_map
 from .parity import ParityAccumulator, ParityThresholds, compare_logits
 
 #: ``--layout`` choices: ``auto`` takes the tutorial layout when the model is the tutorial network.
@@ -48,7 +48,8 @@ def choose_layout(spec: FCNSpec, layout: str = 'auto', what: str = 'the model') 
     if layout == 'auto':
         return 'mindspore' if mismatches else 'mindspore_tutorial'
     if layout == 'mindspore_tutorial' and mismatches:
-        raise ValueError(f'{what} is not the MindSpore tutorial FCN8s: ' + '; '.join(mismatches))
+        raise ValueError(f'{what} is not the MindSpore tutorial FCN8s: '
+                         f'{format_mismatches(mismatches)}')
     return layout
 
 
@@ -81,10 +82,10 @@ def _check_saved(path: str, arrays: Dict[str, np.ndarray]) -> None:
     saved = read_mindspore_checkpoint(path)
     if set(saved) != set(arrays):
         raise CheckpointError(f'{path}: written with other names than converted: '
-                              f'{sorted(set(saved) ^ set(arrays))[:12]}')
+                              f'{format_keys(sorted(set(saved) ^ set(arrays)))}')
     differ = [k for k, a in arrays.items() if not np.array_equal(saved[k], a)]
     if differ:
-        raise CheckpointError(f'{path}: tensors changed while writing: {differ[:12]}')
+        raise CheckpointError(f'{path}: tensors changed while writing: {format_keys(differ)}')
 
 
 def convert_checkpoint(model: torch.nn.Module, out_ckpt: str, layout: str = 'auto',

@@ -20,7 +20,7 @@ import os.path as osp
 import re
 from typing import Callable, Dict
 
-from .architecture import caffe_release_mismatches, describe_fcn
+from .architecture import caffe_release_mismatches, describe_fcn, format_mismatches
 from .checkpoint_io import CheckpointError, load_state_dict_file
 from .importing import state_dict_from_layout, write_checked
 from .model_io import build_model_from_config, inference_state_dict
@@ -44,7 +44,7 @@ def import_torchfcn_checkpoint(src: str, out: str, config: str,
     why = caffe_release_mismatches(describe_fcn(model, config))
     if why:
         raise CheckpointError(f'{config}: does not build the network of the Caffe FCN release, so '
-                              f'{src} cannot be loaded into it: ' + '; '.join(why[:8]))
+                              f'{src} cannot be loaded into it: {format_mismatches(why)}')
     mapping, dropped = layout_key_map(expected, 'torchfcn', config)
     tensors = load_state_dict_file(src)
     tensors = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in tensors.items()}

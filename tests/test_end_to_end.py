@@ -16,7 +16,7 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = 'configs/demo/fcn8s_vgg16bn_1xb4-600_demovoc-128x128.py'
+CONFIG = 'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py'
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 pytestmark = pytest.mark.slow
 

@@ -1,24 +1,130 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""The main job: build the FCN models from their configs and print a summary.
+"""The main job: the whole workflow on a generated VOC-format dataset, on CPU, in ~10 minutes.
 
-    python tools/demo.py [--work-dir demo_run]
+    python tools/demo.py [--work-dir demo_run] [--num-images 100] [--seed 0] [--skip-convert]
+
+Each stage runs the command a user would type, and prints it first:
+
+1. ``tools/model_summary.py``: every FCN config builds, with the published parameter counts;
+2. ``tools/make_demo_voc.py``: a small dataset in the raw VOC 2012 / SBD / VOC 2011 layouts;
+3. ``tools/prepare_voc.py``: converted into mmseg's layout (train_aug, val, seg11valid, ...);
+4. ``mim train mmseg``: FCN-8s (the BN variant, trainable from scratch) on train_aug;
+5. ``mim test mmseg``: the four FCN metrics, the per-class table and the confusion-matrix picture;
+6. ``tools/infer.py``: prediction overlays over the val images in the VOC palette;
+7. ``converters/to_mindspore.py``: MindSpore checkpoint + MINDIR, with the parity report.
+
+Re-running reuses the generated data (prepare_voc is idempotent) and retrains.
 """
 import argparse
+import glob
+import json
 import os
 import os.path as osp
+import shlex
+import subprocess
 import sys
+import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import model_summary  # noqa: E402
+from rich.console import Console
+from rich.table import Table
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = 'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py'
+console = Console(width=120)
 
 
-def main(argv=None):
+def run(args, **kwargs) -> None:
+    console.rule(f'[bold]$ {" ".join(shlex.quote(str(a)) for a in args)}', align='left')
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
+    subprocess.run([str(a) for a in args], cwd=REPO, env=env, check=True, **kwargs)
+
+
+def data_options(data_root: str):
+    return [f'{k}.dataset.data_root={data_root}'
+            for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+
+
+def latest_json(work_dir: str) -> dict:
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')), key=osp.getmtime)
+    with open(logs[-1]) as f:
+        return json.loads(f.read().strip().splitlines()[-1])
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--work-dir', default='demo_run')
+    parser.add_argument('--num-images', type=int, default=100)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--max-iters', type=int, default=None,
+                        help='override the config\'s 300 training iterations')
+    parser.add_argument('--skip-convert', action='store_true')
     args = parser.parse_args(argv)
-    os.makedirs(args.work_dir, exist_ok=True)
-    return model_summary.main([])
+    work = osp.abspath(args.work_dir)
+    os.makedirs(work, exist_ok=True)
+    py, mim = sys.executable, osp.join(osp.dirname(sys.executable), 'mim')
+    start = time.time()
+
+    run([py, 'tools/model_summary.py'])
+
+    raw, data_root = osp.join(work, 'raw'), osp.join(work, 'VOCdevkit')
+    run([py, 'tools/make_demo_voc.py', '--out-dir', raw, '--num-images', args.num_images,
+         '--seed', args.seed])
+    run([py, 'tools/prepare_voc.py', '--voc', osp.join(raw, 'VOCdevkit'), '--sbd',
+         osp.join(raw, 'benchmark_RELEASE'), '--voc2011', osp.join(raw, 'TrainVal'),
+         '--out-dir', data_root])
+
+    train_dir = osp.join(work, 'train')
+    train_opts = data_options(data_root)
+    if args.max_iters:
+        train_opts += [f'train_cfg.max_iters={args.max_iters}',
+                       f'train_cfg.val_interval={args.max_iters}',
+                       f'default_hooks.checkpoint.interval={args.max_iters}',
+                       f'param_scheduler.1.end={args.max_iters}']
+    run([mim, 'train', 'mmseg', CONFIG, '--work-dir', train_dir, '--cfg-options', *train_opts])
+    with open(osp.join(train_dir, 'last_checkpoint')) as f:
+        checkpoint = f.read().strip()
+
+    test_dir, figures = osp.join(work, 'test'), osp.join(work, 'figures')
+    run([mim, 'test', 'mmseg', CONFIG, '--checkpoint', checkpoint, '--work-dir', test_dir,
+         '--cfg-options', *data_options(data_root), f'test_evaluator.output_dir={figures}'])
+    metrics = latest_json(test_dir)
+
+    val_ids = osp.join(data_root, 'VOC2012', 'ImageSets', 'Segmentation', 'val.txt')
+    val_images = osp.join(work, 'val_images')
+    os.makedirs(val_images, exist_ok=True)
+    with open(val_ids) as f:
+        for image_id in f.read().split():
+            dst = osp.join(val_images, f'{image_id}.jpg')
+            if not osp.exists(dst):
+                os.link(osp.join(data_root, 'VOC2012', 'JPEGImages', f'{image_id}.jpg'), dst)
+    overlays = osp.join(work, 'overlays')
+    run([py, 'tools/infer.py', CONFIG, checkpoint, val_images, '--out-dir', overlays, '--gt-dir',
+         osp.join(data_root, 'VOC2012', 'SegmentationClass')])
+
+    parity = None
+    if not args.skip_convert:
+        ms_dir = osp.join(work, 'mindspore')
+        run([py, 'converters/to_mindspore.py', CONFIG, checkpoint, '--out-dir', ms_dir,
+             '--input-size', '96', '96', '--images', val_images, '--labels',
+             osp.join(data_root, 'VOC2012', 'SegmentationClass'), '--max-images', '4'])
+        with open(osp.join(ms_dir, 'parity.json')) as f:
+            parity = json.load(f)
+
+    table = Table(title=f'Demo finished in {(time.time() - start) / 60:.1f} min')
+    table.add_column('result')
+    table.add_column('value')
+    for key in ('aAcc', 'mAcc', 'mIoU', 'fwIoU'):
+        table.add_row(f'val {key} (%)', f'{metrics[key]:.2f}')
+    table.add_row('checkpoint', osp.relpath(checkpoint, REPO))
+    table.add_row('confusion matrix', osp.relpath(osp.join(figures, 'confusion_matrix.png'), REPO))
+    table.add_row('overlays (GT | prediction)', osp.relpath(overlays, REPO) + '/')
+    if parity is not None:
+        table.add_row('MindSpore parity', 'PASS' if parity.get('passed') else 'FAIL')
+        table.add_row('MindSpore files', osp.relpath(osp.join(work, 'mindspore'), REPO) + '/')
+    console.print(table)
+    return 0 if parity is None or parity.get('passed') else 1
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    sys.exit(main())

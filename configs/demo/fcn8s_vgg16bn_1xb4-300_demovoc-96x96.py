@@ -4,7 +4,7 @@
 #   python tools/make_demo_voc.py --out-dir demo_run/raw
 #   python tools/prepare_voc.py --voc demo_run/raw/VOCdevkit --sbd demo_run/raw/benchmark_RELEASE \
 #       --out-dir demo_run/VOCdevkit
-#   mim train mmseg configs/demo/fcn8s_vgg16bn_1xb4-600_demovoc-128x128.py \
+#   mim train mmseg configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py \
 #       --cfg-options train_dataloader.dataset.data_root=demo_run/VOCdevkit \
 #                     val_dataloader.dataset.data_root=demo_run/VOCdevkit \
 #                     test_dataloader.dataset.data_root=demo_run/VOCdevkit
@@ -13,7 +13,7 @@ _base_ = [
     '../_base_/models/fcn8s_vgg16bn.py', '../_base_/datasets/voc12aug.py',
     'mmseg::_base_/default_runtime.py'
 ]
-crop_size = (128, 128)
+crop_size = (96, 96)
 data_root = 'demo_run/VOCdevkit'
 data_preprocessor = dict(size=crop_size, size_divisor=None)
 model = dict(data_preprocessor=data_preprocessor)
@@ -46,16 +46,16 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=10.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=30, by_epoch=False),
-    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=30, end=600, by_epoch=False),
+    dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=30, end=300, by_epoch=False),
 ]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=600, val_interval=200)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=100)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=2),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=100, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 custom_hooks = [dict(type='InvalidLossGuardHook')]

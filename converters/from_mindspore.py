@@ -7,29 +7,16 @@ output) into an mmseg checkpoint.
 Optimizer entries (moments.*, learning_rate, global_step, ...) are ignored. Exit status 2 (with the
 file and the missing/unexpected keys named) when the checkpoint does not fit the config's model.
 """
-import argparse
 import sys
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='MindSpore FCN .ckpt -> mmseg checkpoint')
-    parser.add_argument('src', help='MindSpore checkpoint (.ckpt)')
-    parser.add_argument('out', help='mmseg checkpoint to write (.pth)')
-    parser.add_argument('--config', required=True,
-                        help='model config, e.g. configs/fcn8s_vgg16bn_voc.py')
-    return parser.parse_args(argv)
-
-
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    from mmseg_fcn_voc.conversion import CONVERSION_ERRORS
+    from mmseg_fcn_voc.conversion.cli import import_main
     from mmseg_fcn_voc.conversion.from_mindspore import import_mindspore_checkpoint
-    try:
-        import_mindspore_checkpoint(args.src, args.out, args.config)
-    except CONVERSION_ERRORS as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    return 0
+    return import_main(argv, 'MindSpore FCN .ckpt -> mmseg checkpoint',
+                       'MindSpore checkpoint (.ckpt)',
+                       'model config, e.g. configs/fcn8s_vgg16bn_voc.py',
+                       import_mindspore_checkpoint)
 
 
 if __name__ == '__main__':

@@ -9,13 +9,13 @@ every parity check passed, 1 when one failed (parity.json says which), 2 when th
 model cannot be converted (the message names the file and lists missing/unexpected keys).
 """
 import argparse
+import os.path as osp
 import sys
 
 
 def parse_args(argv=None):
-    from mmseg_fcn_voc.conversion.parity import ParityThresholds
+    from mmseg_fcn_voc.conversion.cli import add_parity_arguments
     from mmseg_fcn_voc.conversion.to_mindspore import DEFAULT_INPUT_SIZE, LAYOUT_CHOICES
-    defaults = ParityThresholds()
     parser = argparse.ArgumentParser(
         description='mmseg FCN checkpoint -> MindSpore .ckpt + MINDIR, with a parity check')
     parser.add_argument('config', help='model config, e.g. configs/fcn8s_vgg16_voc.py')
@@ -34,12 +34,7 @@ def parse_args(argv=None):
     parser.add_argument('--layout', choices=LAYOUT_CHOICES, default='auto',
                         help='parameter names: auto = the MindSpore tutorial names for the '
                         'tutorial network (configs/fcn8s_vgg16bn_voc.py), else the plugin cells')
-    parser.add_argument('--max-rel-error', type=float, default=defaults.max_rel_error,
-                        help='max |ms - torch| / max |torch| (default %(default)g)')
-    parser.add_argument('--min-argmax-agreement', type=float,
-                        default=defaults.min_argmax_agreement,
-                        help='fraction of pixels with the same class (default %(default)g)')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the random parity input')
+    add_parity_arguments(parser, 'ms')
     parser.add_argument('--no-mindir', action='store_true', help='skip the MINDIR export')
     parser.add_argument('--device-target', choices=('CPU', 'GPU', 'Ascend'),
                         help="MindSpore device (default: MindSpore's own choice)")
@@ -48,24 +43,17 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from mmseg_fcn_voc.conversion import CONVERSION_ERRORS
-    from mmseg_fcn_voc.conversion.parity import ParityThresholds
+    from mmseg_fcn_voc.conversion.cli import run_refusing, thresholds_from
     from mmseg_fcn_voc.conversion.to_mindspore import convert_to_mindspore
     if args.device_target:
         import mindspore
         mindspore.set_context(device_target=args.device_target)
-    try:
-        report = convert_to_mindspore(
+    return run_refusing(
+        lambda: convert_to_mindspore(
             args.config, args.checkpoint, args.out_dir, input_size=args.input_size,
             images=args.images, labels=args.labels, max_images=args.max_images,
             layout=args.layout, seed=args.seed, mindir=not args.no_mindir,
-            thresholds=ParityThresholds(args.max_rel_error, args.min_argmax_agreement))
-    except CONVERSION_ERRORS as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    print(f'{"PASSED" if report["passed"] else "FAILED"}: parity report in '
-          f'{args.out_dir}/parity.json')
-    return 0 if report['passed'] else 1
+            thresholds=thresholds_from(args)), osp.join(args.out_dir, 'parity.json'))
 
 
 if __name__ == '__main__':

@@ -6,9 +6,10 @@ MindSpore convolutions run a reference kernel on CPU (~100x slower than torch), 
 ~200 px inside; one full Caffe forward takes about a minute, so the Caffe FCN variants are checked
 head by head on the torch backbone's features and the whole network once). Expectations are the
 torch models' own outputs (through the mmseg segmentor), the published names and shapes, and exact
-tensor equality.
+tensor equality. Checkpoints are read with ``load_mindspore_checkpoint``, i.e.
+``mindspore.load_checkpoint`` with a memory pre-check that counts the page cache these 0.5 GB files
+fill.
 """
-import importlib.util
 import json
 import os.path as osp
 
@@ -23,8 +24,8 @@ from mmseg_fcn_voc.conversion.architecture import describe_fcn  # noqa: E402
 from mmseg_fcn_voc.conversion.checkpoint_io import CheckpointError, load_state_dict_file  # noqa
 from mmseg_fcn_voc.conversion.from_mindspore import import_mindspore_checkpoint  # noqa: E402
 from mmseg_fcn_voc.conversion.mindspore_fcn import FCNSkipHeadCell  # noqa: E402
-from mmseg_fcn_voc.conversion.mindspore_io import (load_mindir, load_params_exact,  # noqa
-                                                   run_cell)
+from mmseg_fcn_voc.conversion.mindspore_io import (load_mindir, load_mindspore_checkpoint,  # noqa
+                                                   load_params_exact, run_cell)
 from mmseg_fcn_voc.conversion.model_io import build_model_from_config  # noqa: E402
 from mmseg_fcn_voc.conversion.to_mindspore import (build_mindspore_network,  # noqa: E402
                                                    choose_layout, mindspore_arrays)
@@ -35,15 +36,6 @@ BASE = 'configs/_base_/models/'
 BN_CONFIG = BASE + 'fcn8s_vgg16bn.py'
 CAFFE8_CONFIG = BASE + 'fcn8s_vgg16.py'
 REL_TOL = 1e-5  # the converters' default criterion: max |ms - torch| / max |torch|
-
-
-def load_cli(repo_root, name):
-    """Import ``converters/<name>.py`` in-process (its ``main(argv)`` returns the exit status)."""
-    spec = importlib.util.spec_from_file_location(f'cli_{name}',
-                                                  osp.join(repo_root, 'converters', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def segmentor_logits(model, x):
@@ -90,13 +82,14 @@ def mean_iou(hist):
 # The BN variant = the MindSpore tutorial's FCN8s: the full CLI, once for the module
 # --------------------------------------------------------------------------------------------------
 @pytest.fixture(scope='module')
-def bn_run(tmp_path_factory, repo_root, random_fcn_checkpoint):
+def bn_run(converter_cli, tmp_path_factory, repo_root, random_fcn_checkpoint):
     config = osp.join(repo_root, BN_CONFIG)
-    ckpt, state = random_fcn_checkpoint(config)
+    ckpt = random_fcn_checkpoint(config)
+    state = load_state_dict_file(ckpt)
     root = tmp_path_factory.mktemp('bn_run')
     images, labels = write_voc_folder(root / 'voc', [(30, 40), (32, 32)])
     out_dir = str(root / 'out')
-    rc = load_cli(repo_root, 'to_mindspore').main(
+    rc = converter_cli('to_mindspore').main(
         [config, ckpt, '--out-dir', out_dir, '--input-size', '32', '64', '--images', images])
     return dict(rc=rc, config=config, ckpt=ckpt, state=state, out_dir=out_dir, images=images,
                 labels=labels, report=json.load(open(osp.join(out_dir, 'parity.json'))),
@@ -112,7 +105,7 @@ def test_bn_variant_converts_with_the_tutorials_names(bn_run, published_layouts)
     assert seeded['pixels'] == 32 * 64
     assert report['mindir']['passed'] and report['mindir']['input_shape'] == [1, 3, 32, 64]
     # The .ckpt: exactly the tutorial's 81 names and shapes, holding the torch tensors.
-    params = ms.load_checkpoint(bn_run['ms_ckpt'])
+    params = load_mindspore_checkpoint(bn_run['ms_ckpt'])
     assert {k: tuple(v.shape) for k, v in params.items()} == published_layouts.mindspore_tutorial()
     state = bn_run['state']
     for name, key in [('conv1.0.weight', 'backbone.conv1_1.conv.weight'),
@@ -189,7 +182,7 @@ class TutorialFCN8s(msnn.Cell):
 
 def test_tutorials_own_network_loads_the_ckpt(bn_run):
     net = TutorialFCN8s()
-    not_loaded, unused = ms.load_param_into_net(net, ms.load_checkpoint(bn_run['ms_ckpt']),
+    not_loaded, unused = ms.load_param_into_net(net, load_mindspore_checkpoint(bn_run['ms_ckpt']),
                                                 strict_load=True)
     assert (not_loaded, unused) == ([], [])
     net.set_train(False)
@@ -199,9 +192,9 @@ def test_tutorials_own_network_loads_the_ckpt(bn_run):
     assert_parity(net(ms.Tensor(x.numpy())).asnumpy(), segmentor_logits(model, x))
 
 
-def test_mindspore_round_trip_is_exact(bn_run, repo_root, tmp_path):
+def test_mindspore_round_trip_is_exact(converter_cli, bn_run, tmp_path):
     out = str(tmp_path / 'back.pth')
-    cli = load_cli(repo_root, 'from_mindspore')
+    cli = converter_cli('from_mindspore')
     assert cli.main([bn_run['ms_ckpt'], out, '--config', bn_run['config']]) == 0
     back, original = load_state_dict_file(out), bn_run['state']
     assert set(back) == set(original)
@@ -213,7 +206,7 @@ def test_mindspore_round_trip_is_exact(bn_run, repo_root, tmp_path):
 
 
 def test_training_checkpoint_optimizer_entries_are_ignored(bn_run, tmp_path):
-    params = ms.load_checkpoint(bn_run['ms_ckpt'])
+    params = load_mindspore_checkpoint(bn_run['ms_ckpt'])
     entries = [{'name': k, 'data': v} for k, v in params.items()]
     extra = {'moments.conv1.0.weight': params['conv1.0.weight'].asnumpy() * 0,
              'moments.score_fr.weight': params['score_fr.weight'].asnumpy() * 0,
@@ -230,7 +223,7 @@ def test_training_checkpoint_optimizer_entries_are_ignored(bn_run, tmp_path):
 
 
 def test_from_mindspore_refusals(bn_run, repo_root, tmp_path, fcn_config_file):
-    params = ms.load_checkpoint(bn_run['ms_ckpt'])
+    params = load_mindspore_checkpoint(bn_run['ms_ckpt'])
     out = str(tmp_path / 'out.pth')
     # A missing tensor.
     src = str(tmp_path / 'missing.ckpt')
@@ -268,12 +261,16 @@ def test_from_mindspore_refusals(bn_run, repo_root, tmp_path, fcn_config_file):
     assert not osp.exists(out)
 
 
-def test_to_mindspore_refusals(bn_run, repo_root, tmp_path, random_fcn_checkpoint, capsys):
-    cli = load_cli(repo_root, 'to_mindspore')
+def test_to_mindspore_refusals(converter_cli, bn_run, repo_root, tmp_path, random_fcn_checkpoint,
+                               capsys):
+    cli = converter_cli('to_mindspore')
     caffe8 = osp.join(repo_root, CAFFE8_CONFIG)
-    out_dir = str(tmp_path / 'out')
+    out_dir = tmp_path / 'out'
+    out_dir.mkdir()
+    (out_dir / 'parity.json').write_text('{"passed": true}')  # stale: must not survive a refusal
+    out_dir = str(out_dir)
     # An FCN-16s checkpoint for the FCN-8s config.
-    ckpt16, _ = random_fcn_checkpoint(osp.join(repo_root, BASE, 'fcn16s_vgg16.py'))
+    ckpt16 = random_fcn_checkpoint(osp.join(repo_root, BASE, 'fcn16s_vgg16.py'))
     assert cli.main([caffe8, ckpt16, '--out-dir', out_dir, '--input-size', '2', '2']) == 2
     err = capsys.readouterr().err
     missing, unexpected = err.split('missing key(s)')[1].split('unexpected key(s)')
@@ -309,6 +306,21 @@ def test_to_mindspore_refusals(bn_run, repo_root, tmp_path, random_fcn_checkpoin
 # --------------------------------------------------------------------------------------------------
 # Exactness of the loading itself
 # --------------------------------------------------------------------------------------------------
+def test_checkpoint_memory_check_counts_the_page_cache_only_while_reading(tmp_path):
+    from mindspore.train import serialization
+
+    from mmseg_fcn_voc.conversion.mindspore_io import _page_cache_counts_as_available
+    original = serialization._get_available_memory
+    with _page_cache_counts_as_available():
+        inside = serialization._get_available_memory()
+    assert serialization._get_available_memory is original
+    assert inside >= (original() or 0)
+    src = str(tmp_path / 'small.ckpt')
+    ms.save_checkpoint([{'name': 'w', 'data': ms.Tensor(np.ones((2, 3), np.float32))}], src)
+    assert load_mindspore_checkpoint(src)['w'].asnumpy().tolist() == [[1.0] * 3] * 2
+    assert serialization._get_available_memory is original
+
+
 def test_load_params_exact_refuses_anything_not_loaded():
     def cell():
         net = msnn.SequentialCell([msnn.Conv2d(3, 4, 3, pad_mode='pad', padding=1, has_bias=True),
@@ -400,18 +412,20 @@ def test_caffe_geometry_heads(base, overrides, mindir, fcn_config_file, randomiz
         assert np.abs(graph(*ms_feats).asnumpy() - out).max() <= REL_TOL * np.abs(out).max()
 
 
-def test_caffe_fcn8s_whole_network_through_the_cli(repo_root, tmp_path, random_fcn_checkpoint):
+def test_caffe_fcn8s_whole_network_through_the_cli(converter_cli, repo_root, tmp_path,
+                                                   random_fcn_checkpoint):
     """pad 100, ceil pooling, unpadded fc6 and the crops, end to end (about a minute on CPU)."""
     config = osp.join(repo_root, CAFFE8_CONFIG)
-    ckpt, state = random_fcn_checkpoint(config)
+    ckpt = random_fcn_checkpoint(config)
+    state = load_state_dict_file(ckpt)
     out_dir = str(tmp_path)
-    assert load_cli(repo_root, 'to_mindspore').main(
+    assert converter_cli('to_mindspore').main(
         [config, ckpt, '--out-dir', out_dir, '--input-size', '2', '3', '--no-mindir']) == 0
     report = json.load(open(osp.join(out_dir, 'parity.json')))
     assert report['passed'] and report['layout'] == 'mindspore' and report['mindir'] is None
     assert report['seeded']['max_rel_error'] <= REL_TOL and report['seeded']['pixels'] == 6
     assert report['tensors'] == 39 and report['values'] == 134_489_759
-    params = ms.load_checkpoint(osp.join(out_dir, 'fcn8s_vgg16.ckpt'))
+    params = load_mindspore_checkpoint(osp.join(out_dir, 'fcn8s_vgg16.ckpt'))
     assert len(params) == 39
     for name, key in [('backbone.conv1_1.conv.weight', 'backbone.conv1_1.conv.weight'),
                       ('backbone.fc7.conv.bias', 'backbone.fc7.conv.bias'),
@@ -420,14 +434,15 @@ def test_caffe_fcn8s_whole_network_through_the_cli(repo_root, tmp_path, random_f
         assert np.array_equal(params[name].asnumpy(), state[key].numpy()), name
 
 
-def test_mindir_round_trip_and_failing_parity_exit_status(repo_root, tmp_path, fcn_config_file,
+def test_mindir_round_trip_and_failing_parity_exit_status(converter_cli, tmp_path, fcn_config_file,
                                                           random_fcn_checkpoint):
     config = fcn_config_file(BASE + 'fcn32s_vgg16.py', backbone=dict(geometry='same'),
                              decode_head=dict(geometry='same'))
-    ckpt, state = random_fcn_checkpoint(config)
+    ckpt = random_fcn_checkpoint(config)
+    state = load_state_dict_file(ckpt)
     out_dir = str(tmp_path)
     # An unreachable agreement threshold: everything is written, the exit status says it failed.
-    assert load_cli(repo_root, 'to_mindspore').main(
+    assert converter_cli('to_mindspore').main(
         [config, ckpt, '--out-dir', out_dir, '--input-size', '64', '32',
          '--min-argmax-agreement', '1.01']) == 1
     report = json.load(open(osp.join(out_dir, 'parity.json')))

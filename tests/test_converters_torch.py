@@ -5,7 +5,6 @@ The torchfcn checkpoints are made here with the published names and shapes, and 
 models are checked against a forward pass written out below from the Caffe network's description
 (pad 100, ceil pooling, crops 5 / 9 and 19 / 27 / 31, at-once scales 0.01 / 0.0001).
 """
-import importlib.util
 import json
 import os.path as osp
 
@@ -27,15 +26,6 @@ VARIANTS = {  # name -> (base config, torchfcn layout, at-once)
     'fcn8s': ('fcn8s_vgg16.py', 'fcn8s', False),
     'fcn8s-atonce': ('fcn8s_vgg16.py', 'fcn8s', True),
 }
-
-
-def load_cli(repo_root, name):
-    """Import ``converters/<name>.py`` in-process (its ``main(argv)`` returns the exit status)."""
-    spec = importlib.util.spec_from_file_location(f'cli_{name}',
-                                                  osp.join(repo_root, 'converters', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def random_torchfcn(shapes, seed=0):
@@ -140,14 +130,14 @@ def test_torchfcn_import_computes_the_caffe_network(tmp_path, variant, variant_c
     torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
 
 
-def test_torchfcn_training_checkpoint_and_cli(tmp_path, repo_root, variant_config,
+def test_torchfcn_training_checkpoint_and_cli(converter_cli, tmp_path, variant_config,
                                               published_layouts, capsys):
     """torchfcn's own trainer saves ``model_state_dict`` beside the optimizer state."""
     src = random_torchfcn(published_layouts.torchfcn('fcn32s'))
     path = str(tmp_path / 'checkpoint.pth.tar')
     torch.save({'epoch': 3, 'iteration': 1000, 'arch': 'FCN32s', 'model_state_dict': src,
                 'optim_state_dict': {'state': {}, 'param_groups': []}, 'best_mean_iu': 0.5}, path)
-    cli = load_cli(repo_root, 'from_torchfcn')
+    cli = converter_cli('from_torchfcn')
     out = str(tmp_path / 'out.pth')
     assert cli.main([path, out, '--config', variant_config('fcn32s')]) == 0
     assert torch.equal(load_state_dict_file(out)['decode_head.upscore.weight'],
@@ -230,11 +220,12 @@ def _onnxruntime(path, x):
 
 
 @pytest.mark.slow
-def test_onnx_caffe_geometry_matches_torch(tmp_path, repo_root, random_fcn_checkpoint):
+def test_onnx_caffe_geometry_matches_torch(converter_cli, tmp_path, repo_root,
+                                           random_fcn_checkpoint):
     import onnx
     config = osp.join(repo_root, BASE, 'fcn8s_vgg16.py')
-    ckpt, _ = random_fcn_checkpoint(config)
-    cli = load_cli(repo_root, 'to_onnx')
+    ckpt = random_fcn_checkpoint(config)
+    cli = converter_cli('to_onnx')
     assert cli.main([config, ckpt, '--out-dir', str(tmp_path), '--input-size', '3', '4']) == 0
     path = str(tmp_path / 'fcn8s_vgg16.onnx')
     graph = onnx.load(path, load_external_data=False)
@@ -257,11 +248,11 @@ def test_onnx_caffe_geometry_matches_torch(tmp_path, repo_root, random_fcn_check
 
 
 @pytest.mark.slow
-def test_onnx_bn_variant_exit_status_and_size_check(tmp_path, repo_root, random_fcn_checkpoint,
-                                                    capsys):
+def test_onnx_bn_variant_exit_status_and_size_check(converter_cli, tmp_path, repo_root,
+                                                    random_fcn_checkpoint, capsys):
     config = osp.join(repo_root, BASE, 'fcn8s_vgg16bn.py')
-    ckpt, _ = random_fcn_checkpoint(config)
-    cli = load_cli(repo_root, 'to_onnx')
+    ckpt = random_fcn_checkpoint(config)
+    cli = converter_cli('to_onnx')
     # 'same' geometry: the size must be a multiple of 32, refused before any export.
     assert cli.main([config, ckpt, '--out-dir', str(tmp_path), '--input-size', '40', '32']) == 2
     assert 'multiples of 32' in capsys.readouterr().err

@@ -39,7 +39,7 @@ def import_mindspore_checkpoint(src: str, out: str, config: str,
     spec = describe_fcn(model, config)
     arrays = read_mindspore_checkpoint(src)
     ignored = sorted(k for k in arrays if is_optimizer_entry(k))
-    weights = {k: torch.from_numpy(a.copy()) for k, a in arrays.items() if k not in ignored}
+    weights = {k: torch.from_numpy(a) for k, a in arrays.items() if k not in ignored}
 
     # Recognise the layout by its names; report against the closest one when none fits.
     candidates = []

@@ -48,7 +48,7 @@ def state_dict_from_layout(expected: Dict[str, torch.Tensor], mapping: Dict[str,
         if tuple(value.shape) != tuple(expected[key].shape):
             raise CheckpointError(f'{source}: {name} has shape {tuple(value.shape)}, but {config} '
                                   f'needs {tuple(expected[key].shape)} for {key}')
-        state[key] = value.to(expected[key].dtype).contiguous().clone()
+        state[key] = value.to(expected[key].dtype).contiguous()
     for key in dropped:
         state[key] = expected[key].clone()
     return state

@@ -6,9 +6,10 @@ would run with initial weights. :func:`load_params_exact` refuses that: both of 
 must be empty, the names and shapes must match, and every parameter must afterwards hold exactly the
 values given.
 """
+import contextlib
 import os
 import os.path as osp
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -76,30 +77,91 @@ def load_params_exact(cell, arrays: Dict[str, np.ndarray], source: str) -> None:
                               f'the source values: {format_keys(differ)}')
 
 
-def read_mindspore_checkpoint(path: str) -> Dict[str, np.ndarray]:
-    """Read a MindSpore ``.ckpt`` into ``{name: array}``.
+def _mem_available() -> Optional[int]:
+    """Linux's ``MemAvailable`` (free memory plus what the kernel can reclaim) in bytes, or None."""
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+@contextlib.contextmanager
+def _page_cache_counts_as_available():
+    """Let ``mindspore.load_checkpoint``'s memory pre-check count the reclaimable page cache.
+
+    MindSpore 2.10 refuses a ``.ckpt`` larger than the *free* memory (``SC_AVPHYS_PAGES``), which
+    leaves out the page cache. Right after writing a few 0.5 GB files, free memory can be a few
+    hundred MB on a machine with many GB available, and reading an FCN checkpoint then fails for no
+    reason. While this context is active the check uses the larger of MindSpore's figure and
+    ``MemAvailable``; where either is unknown it is left as it is.
+    """
+    try:
+        from mindspore.train import serialization
+    except ImportError:  # pragma: no cover - another MindSpore layout: keep its own check
+        yield
+        return
+    original = getattr(serialization, '_get_available_memory', None)
+    if original is None or _mem_available() is None:
+        yield
+        return
+
+    def available():
+        own, linux = original(), _mem_available()
+        return own if linux is None else max(own or 0, linux)
+
+    serialization._get_available_memory = available
+    try:
+        yield
+    finally:
+        serialization._get_available_memory = original
+
+
+def load_mindspore_checkpoint(path: str) -> Dict:
+    """``mindspore.load_checkpoint(path)`` -> ``{name: Parameter}``, with errors that name the file.
 
     Raises:
-        CheckpointError: naming the file, for a missing, truncated or corrupted file, and for
-            NaN/Inf values in any floating-point entry.
+        CheckpointError: the file is missing, truncated or corrupted, empty, or larger than the
+            memory available to read it.
     """
     import mindspore as ms
 
     if not osp.isfile(path):
         raise CheckpointError(f'{path}: no such MindSpore checkpoint file')
     try:
-        params = ms.load_checkpoint(path)
+        with _page_cache_counts_as_available():
+            params = ms.load_checkpoint(path)
+    except MemoryError as e:
+        raise CheckpointError(f'{path}: not enough memory to read the checkpoint') from e
     except (ValueError, RuntimeError, TypeError, OSError) as e:
-        raise CheckpointError(f'{path}: not a readable MindSpore checkpoint (truncated or '
-                              f'corrupted?): {str(e).strip().splitlines()[0][:300]}') from e
+        first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+        problem = 'not enough memory to read it' if 'exceeds current available memory' in first \
+            else 'not a readable MindSpore checkpoint (truncated or corrupted?)'
+        raise CheckpointError(f'{path}: {problem}: {first}') from e
     if not params:
         raise CheckpointError(f'{path}: the MindSpore checkpoint holds no parameters')
-    arrays = {name: p.asnumpy() for name, p in params.items()}
+    return params
+
+
+def read_mindspore_checkpoint(path: str) -> Dict[str, np.ndarray]:
+    """Read a MindSpore ``.ckpt`` into ``{name: array}``.
+
+    Raises:
+        CheckpointError: naming the file, as :func:`load_mindspore_checkpoint` does, and for NaN/Inf
+            values in any floating-point entry.
+    """
+    params = load_mindspore_checkpoint(path)
+    arrays = {}
+    for name in list(params):  # one copy at a time: an FCN checkpoint is 0.5 GB
+        arrays[name] = params.pop(name).asnumpy()
     bad = [k for k, a in arrays.items()
            if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all()]
     if bad:
         raise CheckpointError(f'{path}: non-finite (NaN/Inf) values in {len(bad)} entr(y/ies): '
-                              f'{bad[:10]}')
+                              f'{format_keys(bad, 10)}')
     return arrays
 
 

@@ -28,7 +28,7 @@ from .checkpoint_io import CheckpointError
 from .images import find_image_pairs, load_pair, preprocess_image, random_image
 from .model_io import build_and_load, fcn_logits, inference_state_dict, input_size_problem
 from .names import LAYOUTS, format_keys, layout_key_map
-from .parity import ParityAccumulator, ParityThresholds, compare_logits
+from .parity import ParityAccumulator, ParityThresholds
 
 #: ``--layout`` choices: ``auto`` takes the tutorial layout when the model is the tutorial network.
 LAYOUT_CHOICES = ('auto', 'mindspore', 'mindspore_tutorial')
@@ -109,6 +109,31 @@ def convert_checkpoint(model: torch.nn.Module, out_ckpt: str, layout: str = 'aut
                 tutorial_mismatches=tutorial_mismatches(spec))
 
 
+def image_parity(model: torch.nn.Module, cell, pairs, num_classes: int,
+                 thresholds: ParityThresholds) -> Dict:
+    """Parity of ``cell`` with ``model`` over ``(image, label or None)`` files (see
+    :func:`~.images.find_image_pairs`), with both mean IUs when labelled."""
+    from .mindspore_io import run_cell
+
+    acc = ParityAccumulator(num_classes)
+    for image, label in pairs:
+        x, gt = load_pair(model, image, label, num_classes)
+        acc.add(fcn_logits(model, x).numpy(), run_cell(cell, x.numpy()), gt)
+    return acc.summary(thresholds)
+
+
+def mindir_round_trip(cell, inputs: np.ndarray, cell_out: np.ndarray, path: str,
+                      thresholds: ParityThresholds) -> Dict:
+    """Export ``cell`` as MINDIR for ``inputs``' shape, load it back (``mindspore.load`` +
+    ``nn.GraphCell``) and compare its output on ``inputs`` with ``cell_out`` (the cell's)."""
+    from .mindspore_io import export_mindir, load_mindir, run_cell
+
+    path = export_mindir(cell, inputs.shape, path)
+    acc = ParityAccumulator(cell_out.shape[1])
+    acc.add(cell_out, run_cell(load_mindir(path), inputs))
+    return {**acc.summary(thresholds), 'file': path, 'input_shape': list(inputs.shape)}
+
+
 def _versions() -> Dict[str, str]:
     import mindspore
     import mmseg
@@ -155,6 +180,9 @@ def convert_to_mindspore(config: str,
     height, width = (int(v) for v in input_size)
     name = name or osp.splitext(osp.basename(config))[0]
     os.makedirs(out_dir, exist_ok=True)
+    report_path = osp.join(out_dir, 'parity.json')
+    if osp.exists(report_path):  # a refused conversion must not leave an old report behind
+        os.remove(report_path)
     timings = {}
     t0 = time.perf_counter()
     model = build_and_load(config, checkpoint)
@@ -172,7 +200,7 @@ def convert_to_mindspore(config: str,
     log(f'wrote {ckpt_path}: {len(conv["arrays"])} tensors, layout {conv["layout"]!r} '
         f'({timings["convert_ckpt"]:.1f} s)')
 
-    from .mindspore_io import export_mindir, load_mindir, run_cell
+    from .mindspore_io import run_cell
 
     t0 = time.perf_counter()
     inputs = preprocess_image(model, random_image(height, width, seed)).numpy()
@@ -189,12 +217,8 @@ def convert_to_mindspore(config: str,
     image_summary = None
     if images:
         t0 = time.perf_counter()
-        acc = ParityAccumulator(num_classes)
         pairs = find_image_pairs(images, labels, max_images)
-        for image, label in pairs:
-            x, gt = load_pair(model, image, label, num_classes)
-            acc.add(fcn_logits(model, x).numpy(), run_cell(cell, x.numpy()), gt)
-        image_summary = acc.summary(thresholds)
+        image_summary = image_parity(model, cell, pairs, num_classes, thresholds)
         image_summary['folder'] = images
         timings['parity_images'] = time.perf_counter() - t0
         log(f'{len(pairs)} image(s): max rel error {image_summary["max_rel_error"]:.3g}, argmax '
@@ -206,16 +230,10 @@ def convert_to_mindspore(config: str,
     mindir_summary = None
     if mindir:
         t0 = time.perf_counter()
-        mindir_path = export_mindir(cell, inputs.shape, osp.join(out_dir, f'{name}.mindir'))
-        graph_out = run_cell(load_mindir(mindir_path), inputs)
-        mindir_summary = compare_logits(out, graph_out)
-        mindir_summary['passed'] = bool(
-            mindir_summary['max_rel_error'] <= thresholds.max_rel_error
-            and mindir_summary['argmax_agreement'] >= thresholds.min_argmax_agreement)
-        mindir_summary['file'] = mindir_path
-        mindir_summary['input_shape'] = list(inputs.shape)
+        mindir_summary = mindir_round_trip(cell, inputs, out, osp.join(out_dir, f'{name}.mindir'),
+                                           thresholds)
         timings['mindir_export_and_check'] = time.perf_counter() - t0
-        log(f'wrote {mindir_path}; GraphCell vs cell: max abs error '
+        log(f'wrote {mindir_summary["file"]}; GraphCell vs cell: max abs error '
             f'{mindir_summary["max_abs_error"]:.3g} ({timings["mindir_export_and_check"]:.1f} s)')
 
     passed = seeded_summary['passed'] and (image_summary is None or image_summary['passed']) \
@@ -238,6 +256,6 @@ def convert_to_mindspore(config: str,
         'versions': _versions(),
         'passed': bool(passed),
     }
-    with open(osp.join(out_dir, 'parity.json'), 'w') as f:
+    with open(report_path, 'w') as f:
         json.dump(report, f, indent=2)
     return report

@@ -89,6 +89,9 @@ def convert_to_onnx(config: str,
 
     height, width = (int(v) for v in input_size)
     name = name or osp.splitext(osp.basename(config))[0]
+    report_path = osp.join(out_dir, 'onnx_parity.json')
+    if osp.exists(report_path):  # a refused conversion must not leave an old report behind
+        os.remove(report_path)
     model = build_and_load(config, checkpoint)
     describe_fcn(model, config)  # refuses what the converters do not support
     problem = input_size_problem(model, (height, width))
@@ -122,7 +125,7 @@ def convert_to_onnx(config: str,
                      'onnxruntime': onnxruntime.__version__},
     }
     report['passed'] = bool(parity['passed'] and report['static_shapes'])
-    with open(osp.join(out_dir, 'onnx_parity.json'), 'w') as f:
+    with open(report_path, 'w') as f:
         json.dump(report, f, indent=2)
     log(f'wrote {path} ({height}x{width}, opset {OPSET}); onnxruntime vs torch: max rel error '
         f'{parity["max_rel_error"]:.3g}, argmax agreement {100 * parity["argmax_agreement"]:.4f}%')

@@ -119,8 +119,9 @@ def randomize_fcn():
 
 @pytest.fixture(scope='session')
 def random_fcn_checkpoint(tmp_path_factory, randomize_fcn):
-    """``random_fcn_checkpoint(config, seed=0)`` -> (path of an mmseg checkpoint of the config's
-    model with :func:`randomize_fcn` weights, its state dict). Cached per (config, seed)."""
+    """``random_fcn_checkpoint(config, seed=0)`` -> the path of an mmseg checkpoint of the config's
+    model with :func:`randomize_fcn` weights. Written once per (config, seed); only the path is
+    kept (an FCN state dict is 0.5 GB)."""
     from mmseg_fcn_voc.conversion.checkpoint_io import save_checkpoint
     from mmseg_fcn_voc.conversion.model_io import build_model_from_config
 
@@ -131,10 +132,9 @@ def random_fcn_checkpoint(tmp_path_factory, randomize_fcn):
         key = (config, seed)
         if key not in made:
             model = randomize_fcn(build_model_from_config(osp.join(REPO_ROOT, config)), seed)
-            state = {k: v.clone() for k, v in model.state_dict().items()}
             path = folder / f'{len(made)}_{osp.splitext(osp.basename(config))[0]}_{seed}.pth'
-            save_checkpoint(state, str(path))
-            made[key] = (str(path), state)
+            save_checkpoint(model.state_dict(), str(path))
+            made[key] = str(path)
         return made[key]
 
     return _make
@@ -236,3 +236,19 @@ def demo_cfg_options(data_root, work_dir, max_iters=2, extra=()):
 @pytest.fixture(scope='session')
 def demo_cfg():
     return demo_cfg_options
+
+
+@pytest.fixture(scope='session')
+def converter_cli():
+    """``converter_cli('to_mindspore')`` -> ``converters/to_mindspore.py`` imported in-process; its
+    ``main(argv)`` returns the exit status."""
+    import importlib.util
+
+    def _load(name):
+        path = osp.join(REPO_ROOT, 'converters', f'{name}.py')
+        spec = importlib.util.spec_from_file_location(f'converter_cli_{name}', path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return _load

@@ -1,6 +1,7 @@
 # Shared fixtures. pytest runs with --import-mode=importlib: mmsegmentation's wheel installs a
 # top-level package named `tests`, so this directory is deliberately not a package.
 import os.path as osp
+import shutil
 
 import pytest
 
@@ -21,6 +22,24 @@ def mmseg_default_scope():
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('mmseg'):
         yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        item._fcn_failed = True
+
+
+@pytest.fixture(autouse=True)
+def free_tmp_path(request):
+    """Delete a passing test's ``tmp_path`` at once: FCN checkpoints are 0.5-1.6 GB each, and the
+    suite would otherwise hold ~20 GB until it ends. Failing tests keep theirs for inspection."""
+    path = request.getfixturevalue('tmp_path') if 'tmp_path' in request.fixturenames else None
+    yield
+    if path is not None and not getattr(request.node, '_fcn_failed', False):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope='session')

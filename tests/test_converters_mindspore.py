@@ -11,6 +11,7 @@ tensor equality. Checkpoints are read with ``load_mindspore_checkpoint``, i.e.
 fill.
 """
 import json
+import shutil
 import os.path as osp
 
 import numpy as np
@@ -91,9 +92,11 @@ def bn_run(converter_cli, tmp_path_factory, repo_root, random_fcn_checkpoint):
     out_dir = str(root / 'out')
     rc = converter_cli('to_mindspore').main(
         [config, ckpt, '--out-dir', out_dir, '--input-size', '32', '64', '--images', images])
-    return dict(rc=rc, config=config, ckpt=ckpt, state=state, out_dir=out_dir, images=images,
-                labels=labels, report=json.load(open(osp.join(out_dir, 'parity.json'))),
-                ms_ckpt=osp.join(out_dir, 'fcn8s_vgg16bn.ckpt'))
+    with open(osp.join(out_dir, 'parity.json')) as f:
+        report = json.load(f)
+    yield dict(rc=rc, config=config, ckpt=ckpt, state=state, out_dir=out_dir, images=images,
+               labels=labels, report=report, ms_ckpt=osp.join(out_dir, 'fcn8s_vgg16bn.ckpt'))
+    shutil.rmtree(str(root), ignore_errors=True)  # ~1 GB of checkpoints
 
 
 def test_bn_variant_converts_with_the_tutorials_names(bn_run, published_layouts):

@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import os.path as osp
+import shutil
 import signal
 import subprocess
 import sys
@@ -51,7 +52,8 @@ def trained(demo_voc, demo_cfg, tmp_path_factory):
           *demo_cfg(demo_voc, work_dir, max_iters=2)])
     ckpt = osp.join(work_dir, 'iter_2.pth')
     assert osp.isfile(ckpt)
-    return work_dir, ckpt
+    yield work_dir, ckpt
+    shutil.rmtree(work_dir, ignore_errors=True)  # AdamW checkpoints: ~1.6 GB each
 
 
 def test_mim_test_prints_four_metrics_and_table(trained, demo_voc, demo_cfg, tmp_path):

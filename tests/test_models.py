@@ -198,7 +198,8 @@ def test_neck_feeds_mmseg_head():
 ])
 def test_bad_configs_fail_at_build_naming_the_argument(cfg, match):
     from mmseg.registry import MODELS
-    cfg.setdefault('num_classes', 21) if 'Head' in cfg['type'] else None
+    if 'Head' in cfg['type']:
+        cfg.setdefault('num_classes', 21)
     with pytest.raises(ValueError, match=match):
         MODELS.build(cfg)
 

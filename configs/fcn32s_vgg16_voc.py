@@ -2,7 +2,7 @@
 # seg11valid (736), whole images, batch 1, Caffe geometry. Stage 1 of 32s -> 16s -> 8s.
 # Published: 90.48 / 76.48 / 63.63 / 83.46 (pixel acc. / mean acc. / mean IU / fw IU).
 #
-#   python tools/convert_vgg16.py vgg16-397923af.pth checkpoints/vgg16_fcn_caffe.pth --source torchvision
+#   python tools/model_converters/vgg2mmseg.py vgg16-397923af.pth checkpoints/vgg16_fcn_caffe.pth --source torchvision
 #   mim train mmseg configs/fcn32s_vgg16_voc.py
 custom_imports = dict(imports=['mmseg_fcn_voc'], allow_failed_imports=False)
 _base_ = [

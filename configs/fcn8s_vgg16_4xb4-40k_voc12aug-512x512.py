@@ -2,7 +2,6 @@
 # train_aug (10,582), 512x512 random crops, batch 16 (4 GPUs x 4), SGD + poly, 40k iterations,
 # evaluated on VOC 2012 val (1,449) with the four FCN metrics. One stage from VGG-16.
 #
-#   bash tools/dist_train.sh configs/fcn8s_vgg16_4xb4-40k_voc12aug-512x512.py 4
 #   mim train mmseg configs/fcn8s_vgg16_4xb4-40k_voc12aug-512x512.py --launcher pytorch --gpus 4
 custom_imports = dict(imports=['mmseg_fcn_voc'], allow_failed_imports=False)
 _base_ = [

@@ -4,7 +4,7 @@ output) into an mmseg checkpoint.
 
     python converters/from_mindspore.py SRC.ckpt OUT.pth --config configs/fcn8s_vgg16bn_voc.py
 
-Optimizer entries (moments.*, learning_rate, global_step, ...) are ignored. Exit status 2 (with the
+Optimizer entries (moments.*, learning_rate, global_step, ...) are ignored. Exit status 3 (with the
 file and the missing/unexpected keys named) when the checkpoint does not fit the config's model.
 """
 import sys
@@ -12,8 +12,8 @@ import sys
 
 def main(argv=None) -> int:
     from mmseg_fcn_voc.conversion.cli import import_main
-    from mmseg_fcn_voc.conversion.from_mindspore import import_mindspore_checkpoint
-    return import_main(argv, 'MindSpore FCN .ckpt -> mmseg checkpoint',
+    from mmseg_fcn_voc.conversion.mindspore.load import import_mindspore_checkpoint
+    return import_main(argv, 'from_mindspore.py', 'MindSpore FCN .ckpt -> mmseg checkpoint',
                        'MindSpore checkpoint (.ckpt)',
                        'model config, e.g. configs/fcn8s_vgg16bn_voc.py',
                        import_mindspore_checkpoint)

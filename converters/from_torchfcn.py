@@ -5,7 +5,7 @@
     python converters/from_torchfcn.py fcn8s_from_caffe.pth OUT.pth \
         --config configs/fcn8s_vgg16_voc.py
 
-Exit status 2 (with the file and the missing/unexpected keys named) when the file does not fit the
+Exit status 3 (with the file and the missing/unexpected keys named) when the file does not fit the
 config's model, e.g. an FCN-16s file for an FCN-8s config.
 """
 import sys
@@ -13,8 +13,8 @@ import sys
 
 def main(argv=None) -> int:
     from mmseg_fcn_voc.conversion.cli import import_main
-    from mmseg_fcn_voc.conversion.torchfcn import import_torchfcn_checkpoint
-    return import_main(argv, 'torchfcn / Caffe-release FCN -> mmseg checkpoint',
+    from mmseg_fcn_voc.conversion.importers.torchfcn import import_torchfcn_checkpoint
+    return import_main(argv, 'from_torchfcn.py', 'torchfcn / Caffe-release FCN -> mmseg checkpoint',
                        'torchfcn-layout checkpoint (.pth)',
                        'Caffe-geometry config, e.g. configs/fcn8s_vgg16_voc.py',
                        import_torchfcn_checkpoint)

@@ -12,20 +12,19 @@ allow_failed_imports=False)`` in a config) registers:
 
 and allow-lists, for ``torch.load(weights_only=True)``, the few types an mmengine checkpoint holds, so
 ``--resume``, ``load_from`` and ``mim test`` work under torch >= 2.6 without turning the protection off.
-On CPU-only torch builds it also lets mmengine's ``--launcher pytorch`` start (gloo), see
-:mod:`mmseg_fcn_voc.utils.cpu_launch`.
-"""
-from .version import __version__  # noqa: F401
-from .utils.cpu_launch import allow_cpu_pytorch_launcher
-from .utils.safe_load import register_checkpoint_safe_globals
 
-from . import models  # noqa: F401,E402  (registers into mmseg.registry.MODELS)
-from . import datasets  # noqa: F401,E402  (TRANSFORMS)
-from . import evaluation  # noqa: F401,E402  (METRICS)
-from . import engine  # noqa: F401,E402  (HOOKS)
-from . import visualization  # noqa: F401,E402
+Nothing else is changed on import. CPU-only distributed launches (``--launcher pytorch`` with gloo)
+opt in to :mod:`mmseg_fcn_voc.utils.cpu_launch` from their config.
+"""
+from . import (
+    datasets,  # noqa: F401,E402  (TRANSFORMS)
+    engine,  # noqa: F401,E402  (HOOKS)
+    evaluation,  # noqa: F401,E402  (METRICS)
+    models,  # noqa: F401,E402  (registers into mmseg.registry.MODELS)
+)
+from .utils.safe_load import register_checkpoint_safe_globals
+from .version import __version__  # noqa: F401
 
 register_checkpoint_safe_globals()
-allow_cpu_pytorch_launcher()
 
 __all__ = ['__version__', 'register_checkpoint_safe_globals']

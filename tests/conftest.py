@@ -141,8 +141,7 @@ def random_fcn_checkpoint(tmp_path_factory, randomize_fcn):
     """``random_fcn_checkpoint(config, seed=0)`` -> the path of an mmseg checkpoint of the config's
     model with :func:`randomize_fcn` weights. Written once per (config, seed); only the path is
     kept (an FCN state dict is 0.5 GB)."""
-    from mmseg_fcn_voc.conversion.checkpoint_io import save_checkpoint
-    from mmseg_fcn_voc.conversion.model_io import build_model_from_config
+    from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
 
     folder = tmp_path_factory.mktemp('random_checkpoints')
     made = {}
@@ -150,7 +149,7 @@ def random_fcn_checkpoint(tmp_path_factory, randomize_fcn):
     def _make(config, seed=0):
         key = (config, seed)
         if key not in made:
-            model = randomize_fcn(build_model_from_config(osp.join(REPO_ROOT, config)), seed)
+            model = randomize_fcn(build_model(osp.join(REPO_ROOT, config)), seed)
             path = folder / f'{len(made)}_{osp.splitext(osp.basename(config))[0]}_{seed}.pth'
             save_checkpoint(model.state_dict(), str(path))
             made[key] = str(path)
@@ -161,7 +160,7 @@ def random_fcn_checkpoint(tmp_path_factory, randomize_fcn):
 
 class PublishedLayouts:
     """Tensor names and shapes of the published FCN checkpoints, written out from their
-    descriptions (FCN_REFERENCE.md), independently of the converters' name maps."""
+    descriptions (the FCN paper and the MindSpore tutorial), independently of the converters' name maps."""
 
     #: (stage, convs, channels) of VGG-16.
     STAGES = ((1, 2, 64), (2, 2, 128), (3, 3, 256), (4, 3, 512), (5, 3, 512))
@@ -227,8 +226,8 @@ def published_layouts():
 @pytest.fixture(scope='session')
 def demo_voc(tmp_path_factory):
     """A small generated VOC + SBD dataset, prepared by prepare_voc: returns its data_root."""
-    from mmseg_fcn_voc.datasets.demo import make_demo_voc
-    from mmseg_fcn_voc.datasets.prepare import PrepareOptions, prepare_voc
+    from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
+    from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
     root = tmp_path_factory.mktemp('demo_voc')
     raw = root / 'raw'
     make_demo_voc(str(raw), num_images=24, seed=0)

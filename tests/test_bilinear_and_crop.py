@@ -3,12 +3,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_fcn_voc.models.utils import (BilinearConvTranspose2d, bilinear_kernel,
-                                        bilinear_kernel_1d, crop_to)
+from mmseg_fcn_voc.models.utils import (
+    BilinearConvTranspose2d,
+    bilinear_kernel,
+    bilinear_kernel_1d,
+    crop_to,
+)
 
 
 def test_kernel_closed_forms():
-    # FCN_REFERENCE: k=4 -> [0.25, 0.75, 0.75, 0.25]; by hand: k=3 (f=2, c=1) -> [.5, 1, .5],
+    # published: k=4 -> [0.25, 0.75, 0.75, 0.25]; by hand: k=3 (f=2, c=1) -> [.5, 1, .5],
     # k=16 (f=8, c=7.5) -> (1 - |i - 7.5| / 8).
     assert bilinear_kernel_1d(4).tolist() == [0.25, 0.75, 0.75, 0.25]
     assert bilinear_kernel_1d(3).tolist() == [0.5, 1.0, 0.5]

@@ -1,15 +1,21 @@
-"""tools/convert_vgg16.py: torchvision / Caffe-derived VGG-16 -> FCNVGG backbone checkpoint."""
-import importlib.util
+"""tools/model_converters/vgg2mmseg.py: torchvision / Caffe-derived VGG-16 -> FCNVGG backbone."""
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_fcn_voc.conversion import CheckpointError, convert_vgg16
+from mmseg_fcn_voc.conversion import CheckpointError
+from mmseg_fcn_voc.conversion.importers import convert_vgg16
 from mmseg_fcn_voc.conversion.names import vgg16_torchvision_names
-from mmseg_fcn_voc.conversion.vgg16 import (CAFFE_BGR_MEAN, TORCHVISION_MEAN,
-                                            TORCHVISION_STD)
+
+# Written out here, not imported from the converter: the Caffe VGG-16 input is BGR 0-255 minus this
+# per-channel mean (blue first); torchvision's is RGB in [0, 1] normalised by ImageNet mean/std.
+CAFFE_BGR_MEAN = (104.00699, 116.66877, 122.67892)
+TORCHVISION_MEAN = (0.485, 0.456, 0.406)
+TORCHVISION_STD = (0.229, 0.224, 0.225)
 
 
 @pytest.fixture(scope='module')
@@ -69,11 +75,12 @@ def test_cli_output_loads_through_pretrained_init_cfg(vgg16_state_dict, tmp_path
     from mmseg.registry import MODELS
     src, dst = str(tmp_path / 'vgg16.pth'), str(tmp_path / 'vgg16_fcn.pth')
     torch.save(vgg16_state_dict, src)
-    spec = importlib.util.spec_from_file_location(
-        'convert_vgg16_cli', osp.join(repo_root, 'tools', 'convert_vgg16.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    assert cli.main([src, dst, '--source', 'caffe']) == 0
+    for script in ('tools/model_converters/vgg2mmseg.py', 'tools/convert_vgg16.py'):  # + alias
+        proc = subprocess.run([sys.executable, osp.join(repo_root, script), src, dst, '--source',
+                               'caffe'], capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert f'wrote {dst}: 30 tensors, 134,260,544 parameters' in proc.stdout
+    assert osp.isfile(dst + '.sha256')  # the written checkpoint declares its hash
     backbone = MODELS.build(dict(type='FCNVGG', init_cfg=dict(type='Pretrained', checkpoint=dst)))
     backbone.init_weights()
     assert torch.equal(backbone.fc6.conv.weight,

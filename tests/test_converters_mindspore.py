@@ -11,8 +11,8 @@ tensor equality. Checkpoints are read with ``load_mindspore_checkpoint``, i.e.
 fill.
 """
 import json
-import shutil
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -21,15 +21,25 @@ import torch
 ms = pytest.importorskip('mindspore')
 from mindspore import nn as msnn  # noqa: E402
 
-from mmseg_fcn_voc.conversion.architecture import describe_fcn  # noqa: E402
-from mmseg_fcn_voc.conversion.checkpoint_io import CheckpointError, load_state_dict_file  # noqa
-from mmseg_fcn_voc.conversion.from_mindspore import import_mindspore_checkpoint  # noqa: E402
-from mmseg_fcn_voc.conversion.mindspore_fcn import FCNSkipHeadCell  # noqa: E402
-from mmseg_fcn_voc.conversion.mindspore_io import (load_mindir, load_mindspore_checkpoint,  # noqa
-                                                   load_params_exact, run_cell)
-from mmseg_fcn_voc.conversion.model_io import build_model_from_config  # noqa: E402
-from mmseg_fcn_voc.conversion.to_mindspore import (build_mindspore_network,  # noqa: E402
-                                                   choose_layout, mindspore_arrays)
+from mmseg_fcn_voc.conversion.describe import describe_fcn  # noqa: E402
+from mmseg_fcn_voc.conversion.mindspore.export import (  # noqa: E402
+    build_mindspore_network,
+    choose_layout,
+    mindspore_arrays,
+)
+from mmseg_fcn_voc.conversion.mindspore.fcn import FCNSkipHeadCell  # noqa: E402
+from mmseg_fcn_voc.conversion.mindspore.io import (  # noqa
+    load_mindir,
+    load_mindspore_checkpoint,
+    load_params_exact,
+    run_cell,
+)
+from mmseg_fcn_voc.conversion.mindspore.load import import_mindspore_checkpoint  # noqa: E402
+from mmseg_fcn_voc.conversion.model_io import (  # noqa
+    CheckpointError,
+    build_model,  # noqa: E402
+    load_state_dict_file,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -106,7 +116,7 @@ def test_bn_variant_converts_with_the_tutorials_names(bn_run, published_layouts)
     seeded = report['seeded']
     assert seeded['max_rel_error'] <= REL_TOL and seeded['argmax_agreement'] >= 0.9999
     assert seeded['pixels'] == 32 * 64
-    assert report['mindir']['passed'] and report['mindir']['input_shape'] == [1, 3, 32, 64]
+    assert report['mindir']['passed'] and report['mindir']['input_shapes'] == [[1, 3, 32, 64]]
     # The .ckpt: exactly the tutorial's 81 names and shapes, holding the torch tensors.
     params = load_mindspore_checkpoint(bn_run['ms_ckpt'])
     assert {k: tuple(v.shape) for k, v in params.items()} == published_layouts.mindspore_tutorial()
@@ -132,8 +142,8 @@ def test_bn_variant_parity_on_images_with_mean_iou(bn_run):
     labels = bn_run['labels']
     assert images['labelled_pixels'] == sum(int((label != 255).sum()) for label in labels)
     # The torch mean IU, computed here from the segmentor's predictions.
-    from mmseg_fcn_voc.conversion.images import find_image_pairs, load_pair
-    model = build_model_from_config(bn_run['config'])
+    from mmseg_fcn_voc.conversion.parity import find_image_pairs, load_pair
+    model = build_model(bn_run['config'])
     model.load_state_dict(bn_run['state'])
     hist = np.zeros((21, 21), dtype=np.int64)
     for (image, label_path), label in zip(find_image_pairs(bn_run['images']), labels):
@@ -189,7 +199,7 @@ def test_tutorials_own_network_loads_the_ckpt(bn_run):
                                                 strict_load=True)
     assert (not_loaded, unused) == ([], [])
     net.set_train(False)
-    model = build_model_from_config(bn_run['config'])
+    model = build_model(bn_run['config'])
     model.load_state_dict(bn_run['state'])
     x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     assert_parity(net(ms.Tensor(x.numpy())).asnumpy(), segmentor_logits(model, x))
@@ -274,7 +284,7 @@ def test_to_mindspore_refusals(converter_cli, bn_run, repo_root, tmp_path, rando
     out_dir = str(out_dir)
     # An FCN-16s checkpoint for the FCN-8s config.
     ckpt16 = random_fcn_checkpoint(osp.join(repo_root, BASE, 'fcn16s_vgg16.py'))
-    assert cli.main([caffe8, ckpt16, '--out-dir', out_dir, '--input-size', '2', '2']) == 2
+    assert cli.main([caffe8, ckpt16, '--out-dir', out_dir, '--input-size', '2', '2']) == 3
     err = capsys.readouterr().err
     missing, unexpected = err.split('missing key(s)')[1].split('unexpected key(s)')
     assert 'decode_head.score_pool3.weight' in missing and 'decode_head.upscore8.weight' in missing
@@ -286,7 +296,7 @@ def test_to_mindspore_refusals(converter_cli, bn_run, repo_root, tmp_path, rando
     nan_path = str(tmp_path / 'nan.pth')
     torch.save({'state_dict': state, 'meta': {}}, nan_path)
     assert cli.main([bn_run['config'], nan_path, '--out-dir', out_dir, '--input-size', '32',
-                     '32']) == 2
+                     '32']) == 3
     assert 'NaN' in capsys.readouterr().err
     truncated = str(tmp_path / 'truncated.pth')
     with open(bn_run['ckpt'], 'rb') as f:
@@ -294,14 +304,14 @@ def test_to_mindspore_refusals(converter_cli, bn_run, repo_root, tmp_path, rando
     with open(truncated, 'wb') as f:
         f.write(data)
     assert cli.main([bn_run['config'], truncated, '--out-dir', out_dir, '--input-size', '32',
-                     '32']) == 2
+                     '32']) == 3
     assert 'truncated.pth: not a loadable checkpoint' in capsys.readouterr().err
     # The tutorial layout for a network that is not the tutorial's, and a size 'same' cannot take.
     assert cli.main([bn_run['config'], bn_run['ckpt'], '--out-dir', out_dir, '--input-size', '40',
-                     '32']) == 2
+                     '32']) == 3
     assert 'multiples of 32' in capsys.readouterr().err
     assert not osp.exists(osp.join(out_dir, 'parity.json'))
-    model = build_model_from_config(caffe8)
+    model = build_model(caffe8)
     with pytest.raises(ValueError, match='not the MindSpore tutorial FCN8s: conv1_1'):
         choose_layout(describe_fcn(model), 'mindspore_tutorial')
 
@@ -312,7 +322,7 @@ def test_to_mindspore_refusals(converter_cli, bn_run, repo_root, tmp_path, rando
 def test_checkpoint_memory_check_counts_the_page_cache_only_while_reading(tmp_path):
     from mindspore.train import serialization
 
-    from mmseg_fcn_voc.conversion.mindspore_io import _page_cache_counts_as_available
+    from mmseg_fcn_voc.conversion.mindspore.io import _page_cache_counts_as_available
     original = serialization._get_available_memory
     with _page_cache_counts_as_available():
         inside = serialization._get_available_memory()
@@ -368,7 +378,7 @@ def mindspore_network(model, layout='auto'):
     ('fcn8s_vgg16bn.py', dict()),  # the BN variant in the plugin layout (not the tutorial's)
 ])
 def test_same_geometry_parity(base, overrides, fcn_config_file, randomize_fcn):
-    model = randomize_fcn(build_model_from_config(fcn_config_file(BASE + base, **overrides)))
+    model = randomize_fcn(build_model(fcn_config_file(BASE + base, **overrides)))
     cell = mindspore_network(model, 'mindspore')
     x = torch.randn(1, 3, 32, 64, generator=torch.Generator().manual_seed(4))
     assert_parity(run_cell(cell, x.numpy()), segmentor_logits(model, x))
@@ -393,7 +403,7 @@ class HeadOnly(msnn.Cell):
 ])
 def test_caffe_geometry_heads(base, overrides, mindir, fcn_config_file, randomize_fcn, tmp_path):
     """The Caffe crops (5, 9; 19 / 27 / 31) and at-once scales on the real backbone features."""
-    model = randomize_fcn(build_model_from_config(fcn_config_file(BASE + base, **overrides)))
+    model = randomize_fcn(build_model(fcn_config_file(BASE + base, **overrides)))
     x = torch.randn(1, 3, 3, 5, generator=torch.Generator().manual_seed(6)) * 50
     with torch.no_grad():
         feats = model.extract_feat(x)
@@ -425,7 +435,8 @@ def test_caffe_fcn8s_whole_network_through_the_cli(converter_cli, repo_root, tmp
     assert converter_cli('to_mindspore').main(
         [config, ckpt, '--out-dir', out_dir, '--input-size', '2', '3', '--no-mindir']) == 0
     report = json.load(open(osp.join(out_dir, 'parity.json')))
-    assert report['passed'] and report['layout'] == 'mindspore' and report['mindir'] is None
+    assert report['passed'] and report['layout'] == 'mindspore' and 'mindir' not in report
+    assert not osp.exists(osp.join(out_dir, 'deploy.json'))  # nothing deployable without MINDIR
     assert report['seeded']['max_rel_error'] <= REL_TOL and report['seeded']['pixels'] == 6
     assert report['tensors'] == 39 and report['values'] == 134_489_759
     params = load_mindspore_checkpoint(osp.join(out_dir, 'fcn8s_vgg16.ckpt'))
@@ -452,10 +463,10 @@ def test_mindir_round_trip_and_failing_parity_exit_status(converter_cli, tmp_pat
     assert not report['passed'] and not report['seeded']['passed']
     assert report['seeded']['max_rel_error'] <= REL_TOL
     # The MINDIR: static 64x32 graph, loads into a GraphCell that matches the torch model.
-    model = build_model_from_config(config)
+    model = build_model(config)
     model.load_state_dict(state)
     x = torch.randn(1, 3, 64, 32, generator=torch.Generator().manual_seed(8))
-    graph = load_mindir(report['mindir']['file'])
+    graph = load_mindir(report['mindir_file'])
     assert_parity(run_cell(graph, x.numpy()), segmentor_logits(model, x))
-    assert report['mindir']['input_shape'] == [1, 3, 64, 32]
+    assert report['input_shape'] == [1, 3, 64, 32]
     assert report['mindir']['max_rel_error'] <= REL_TOL  # ('passed' is False: same thresholds)

@@ -2,15 +2,14 @@
 """Name maps between mmseg and the other layouts, and what the converters read off a model.
 
 No MindSpore here. Expected names, shapes and counts are written out from the published
-descriptions (FCN_REFERENCE.md), not derived from the maps under test.
+descriptions (the FCN paper and the MindSpore tutorial), not derived from the maps under test.
 """
 import pytest
 
-from mmseg_fcn_voc.conversion.architecture import (UnsupportedModelError,
-                                                   caffe_release_mismatches, describe_fcn,
-                                                   tutorial_mismatches)
-from mmseg_fcn_voc.conversion.model_io import build_model_from_config
+from mmseg_fcn_voc.conversion.describe import UnsupportedModelError, describe_fcn
+from mmseg_fcn_voc.conversion.model_io import build_model
 from mmseg_fcn_voc.conversion.names import KeyMapError, layout_key, layout_key_map
+from mmseg_fcn_voc.conversion.references import caffe_release_mismatches, tutorial_mismatches
 
 BASE = 'configs/_base_/models/'
 
@@ -22,7 +21,7 @@ def models(repo_root):
 
     def _get(name):
         if name not in built:
-            built[name] = build_model_from_config(osp.join(repo_root, BASE, f'{name}.py'))
+            built[name] = build_model(osp.join(repo_root, BASE, f'{name}.py'))
         return built[name]
 
     return _get
@@ -35,7 +34,7 @@ def test_tutorial_layout_is_the_tutorials_81_tensors(models, published_layouts):
     expected = published_layouts.mindspore_tutorial()
     assert len(expected) == 81
     assert {name: tuple(state[key].shape) for key, name in mapping.items()} == expected
-    # Parameter counts of the tutorial network (FCN_REFERENCE): trainable + BN moving statistics.
+    # Parameter counts of the tutorial network (published): trainable + BN moving statistics.
     moving = sum(v.numel() for k, v in state.items() if k.endswith(('running_mean', 'running_var')))
     values = sum(state[k].numel() for k in mapping)
     assert (values - moving, moving) == (134_502_112, 24_832)
@@ -128,7 +127,7 @@ def test_architecture_is_read_off_the_modules(models):
     pools = [layer for stage in spec.backbone.stages for _, layer in stage
              if not hasattr(layer, 'out_channels')]
     assert len(pools) == 5 and all(p.ceil_mode for p in pools)
-    assert [(s[0], s[2], s[4]) for s in spec.head.skips] == [('score_pool4', 'upscore2', 5),
+    assert [(s.score, s.upsampler, s.offset) for s in spec.head.skips] == [('score_pool4', 'upscore2', 5),
                                                              ('score_pool3', 'upscore_pool4', 9)]
     assert (spec.head.final_upsampler, spec.head.final_offset) == ('upscore8', 31)
     bn = describe_fcn(models('fcn8s_vgg16bn'))

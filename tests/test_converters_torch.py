@@ -13,11 +13,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_fcn_voc.conversion.checkpoint_io import CheckpointError, load_state_dict_file
-from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model_from_config
+from mmseg_fcn_voc.conversion.importers.torchfcn import import_torchfcn_checkpoint
+from mmseg_fcn_voc.conversion.model_io import (
+    CheckpointError,
+    build_and_load,
+    build_model,
+    load_state_dict_file,
+)
 from mmseg_fcn_voc.conversion.names import layout_key_map
 from mmseg_fcn_voc.conversion.parity import ParityAccumulator, ParityThresholds, compare_logits
-from mmseg_fcn_voc.conversion.torchfcn import import_torchfcn_checkpoint
 
 BASE = 'configs/_base_/models/'
 VARIANTS = {  # name -> (base config, torchfcn layout, at-once)
@@ -105,7 +109,7 @@ def test_torchfcn_import_computes_the_caffe_network(tmp_path, variant, variant_c
     assert report['warnings'] == []
 
     state = load_state_dict_file(out)
-    model = build_model_from_config(config)
+    model = build_model(config)
     model.load_state_dict(state)
     # Hand-paired tensors, bit for bit.
     assert torch.equal(state['backbone.conv1_1.conv.weight'], src['conv1_1.weight'])
@@ -142,8 +146,8 @@ def test_torchfcn_training_checkpoint_and_cli(converter_cli, tmp_path, variant_c
     assert cli.main([path, out, '--config', variant_config('fcn32s')]) == 0
     assert torch.equal(load_state_dict_file(out)['decode_head.upscore.weight'],
                        src['upscore.weight'])
-    # Wrong architecture through the CLI: exit status 2 and the keys named.
-    assert cli.main([path, out, '--config', variant_config('fcn8s')]) == 2
+    # Wrong architecture through the CLI: exit status 3 (bad input) and the keys named.
+    assert cli.main([path, out, '--config', variant_config('fcn8s')]) == 3
     err = capsys.readouterr().err
     assert 'missing key(s)' in err and 'score_pool3.weight' in err and 'upscore.weight' in err
 
@@ -254,7 +258,7 @@ def test_onnx_bn_variant_exit_status_and_size_check(converter_cli, tmp_path, rep
     ckpt = random_fcn_checkpoint(config)
     cli = converter_cli('to_onnx')
     # 'same' geometry: the size must be a multiple of 32, refused before any export.
-    assert cli.main([config, ckpt, '--out-dir', str(tmp_path), '--input-size', '40', '32']) == 2
+    assert cli.main([config, ckpt, '--out-dir', str(tmp_path), '--input-size', '40', '32']) == 3
     assert 'multiples of 32' in capsys.readouterr().err
     # An unreachable agreement threshold: the export succeeds, the check fails, exit status 1.
     assert cli.main([config, ckpt, '--out-dir', str(tmp_path), '--input-size', '32', '64',

@@ -7,8 +7,8 @@ import os
 import pytest
 from mmengine.config import Config
 
-from mmseg_fcn_voc.datasets.demo import make_demo_voc
-from mmseg_fcn_voc.datasets.prepare import PrepareOptions, prepare_voc
+from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
+from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
 
 TINY_MODEL = dict(
     type='EncoderDecoder',

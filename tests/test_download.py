@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mmseg_fcn_voc.datasets import download as dl
-from mmseg_fcn_voc.datasets.demo import make_demo_voc
-from mmseg_fcn_voc.datasets.prepare import PrepareOptions, prepare_voc
+from mmseg_fcn_voc.data_prep import download as dl
+from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
+from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
 
 
 class FileServer:
@@ -170,7 +170,7 @@ def test_prepare_voc_downloads_verifies_and_prepares(tmp_path, monkeypatch):
         key: dl.Resource(r.filename, r.url, hashlib.md5(files[r.filename]).hexdigest())
         for key, r in dl.OFFICIAL_RESOURCES.items()
     })
-    import mmseg_fcn_voc.datasets.prepare as prepare_module
+    import mmseg_fcn_voc.data_prep.prepare as prepare_module
     monkeypatch.setattr(prepare_module, 'OFFICIAL_RESOURCES', dl.OFFICIAL_RESOURCES)
     monkeypatch.setattr(dl.time, 'sleep', lambda seconds: None)
     out = tmp_path / 'VOCdevkit'

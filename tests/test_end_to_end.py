@@ -153,4 +153,4 @@ def test_infer_tool_reports_missing_folder(tmp_path):
     proc = subprocess.run([sys.executable, 'tools/infer.py', CONFIG, 'x.pth',
                            str(tmp_path / 'nope'), '--out-dir', str(tmp_path)], cwd=REPO,
                           env=_env(), capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1 and 'nope: no such image file or folder' in proc.stderr
+    assert proc.returncode == 3 and 'nope: no such image file or folder' in proc.stderr

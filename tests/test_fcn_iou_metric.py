@@ -13,8 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_fcn_voc.evaluation import (FCNIoUMetric, confusion_matrix, save_confusion_matrix,
-                                      scores_from_confusion)
+from mmseg_fcn_voc.evaluation import (
+    FCNIoUMetric,
+    confusion_matrix,
+    save_confusion_matrix,
+    scores_from_confusion,
+)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
@@ -61,10 +65,10 @@ def test_hand_computed_confusion_matrix():
     # (gt, pred) pairs: (0,0) (0,1) (1,1) (1,1) (2,2) (2,0) [255 ignored] (1,1) (0,0) [9: outside
     # the 3 classes, ignored] (1,2) (2,2)
     expected = np.array([[2, 1, 0], [0, 3, 1], [1, 0, 2]])
-    np.testing.assert_array_equal(confusion_matrix(gt, pred, 3).numpy(), expected)
+    np.testing.assert_array_equal(confusion_matrix(gt, pred, 3), expected)
     np.testing.assert_array_equal(confusion_matrix(torch.tensor(gt), torch.tensor(pred), 3),
                                   expected)
-    assert confusion_matrix(gt, pred, 3).dtype == torch.int64
+    assert confusion_matrix(gt, pred, 3).dtype == np.int64
 
 
 @pytest.mark.parametrize('dtype', [torch.uint8, torch.int32, torch.int64])
@@ -74,7 +78,7 @@ def test_confusion_matrix_matches_the_definition(dtype):
     gt[rng.random(gt.shape) < 0.1] = 255
     pred = rng.integers(0, 21, (41, 37))
     got = confusion_matrix(torch.tensor(gt).to(dtype), torch.tensor(pred).to(dtype), 21)
-    np.testing.assert_array_equal(got.numpy(), reference_hist(gt, pred, 21))
+    np.testing.assert_array_equal(got, reference_hist(gt, pred, 21))
 
 
 def test_negative_labels_and_an_ignore_index_inside_the_classes():
@@ -214,12 +218,20 @@ def test_absent_classes_are_nan_and_skipped():
     assert m['mAcc'] == pytest.approx(100 * (1 / 2 + 1) / 2)
 
 
-def test_memory_does_not_grow_and_state_resets():
+def test_basemetric_contract_and_state_resets():
+    """One (n, n) matrix per image in ``results``; ``compute_metrics(results)`` (mmengine's
+    contract) equals ``evaluate``; evaluation clears the state."""
     metric = make_metric()
-    for s in random_samples(3, count=12):
+    samples = random_samples(3, count=12)
+    for s in samples:
         metric.process({}, [s])
-    assert len(metric.results) == 1
+    assert len(metric.results) == 12
+    for s, hist in zip(samples, metric.results):
+        np.testing.assert_array_equal(hist, reference_hist(
+            s['gt_sem_seg']['data'][0].numpy(), s['pred_sem_seg']['data'][0].numpy(), 21))
+    direct = metric.compute_metrics(metric.results)
     first = metric.evaluate(12)
+    assert first == pytest.approx(direct, nan_ok=True)
     assert metric.results == []
     for s in random_samples(3, count=12):
         metric.process({}, [s])
@@ -401,7 +413,7 @@ def test_two_ranks_equal_one_process(tmp_path):
         assert p.returncode == 0, err
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     assert results[0]['indices'] == [0, 2, 4] and results[1]['indices'] == [1, 3, 0]
-    assert all(r['results'] == 1 for r in results)  # one matrix per rank
+    assert all(r['results'] == 3 for r in results)  # one matrix per image, padding included
     assert results[0]['metrics'] == results[1]['metrics']  # broadcast
 
     rng = np.random.default_rng(0)

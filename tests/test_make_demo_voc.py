@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mmseg_fcn_voc.datasets import read_label_png, read_sbd_mat, read_split
-from mmseg_fcn_voc.datasets.demo import DEMO_CLASSES, make_demo_voc, render_image, void_border
+from mmseg_fcn_voc.testing.demo_voc import DEMO_CLASSES, make_demo_voc, render_image, void_border
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VOC = 'VOCdevkit/VOC2012'

@@ -1,13 +1,13 @@
 """FCN components built from the configs, checked against the reference facts and baselines."""
 import pytest
-from mmengine.config import ConfigDict
 import torch
+from mmengine.config import ConfigDict
 
 from mmseg_fcn_voc.models.utils import bilinear_kernel
 from mmseg_fcn_voc.testing import PlainFCN8s
 
 CAFFE = {
-    # config, state_dict elements (FCN_REFERENCE), fixed deconvolution elements
+    # config, state_dict elements (published), fixed deconvolution elements
     'fcn8s': ('configs/_base_/models/fcn8s_vgg16.py', 134_489_759, 127_008),
     'fcn16s': ('configs/_base_/models/fcn16s_vgg16.py', 134_815_994, 21 * 21 * (16 + 32 * 32)),
     'fcn32s': ('configs/_base_/models/fcn32s_vgg16.py', 136_152_917, 21 * 21 * 64 * 64),
@@ -31,7 +31,7 @@ def test_bn_variant_parameter_count(build_model):
     model = build_model('configs/_base_/models/fcn8s_vgg16bn.py', device='meta')
     assert numel(p for p in model.parameters() if p.requires_grad) == 134_502_112
     stats = [b for n, b in model.named_buffers() if 'running_' in n]
-    assert numel(stats) == 24_832  # BN moving mean/variance (FCN_REFERENCE)
+    assert numel(stats) == 24_832  # BN moving mean/variance (published)
     assert not any('conv.bias' in n for n, _ in model.named_parameters())
 
 
@@ -111,8 +111,8 @@ def test_atonce_scales_skip_features(build_model):
 def test_bn_variant_same_geometry_batched(build_model):
     """Pad-free geometry: padded batch of two images of different sizes, logits at the pad size."""
     model = build_model('configs/_base_/models/fcn8s_vgg16bn.py').eval()
-    from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
     imgs = [torch.randint(0, 255, (3, 40, 50), dtype=torch.uint8),
             torch.randint(0, 255, (3, 64, 30), dtype=torch.uint8)]
     samples = [SegDataSample(gt_sem_seg=PixelData(data=torch.zeros(1, *im.shape[1:]).long()))

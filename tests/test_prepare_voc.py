@@ -12,13 +12,20 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
+from mmseg_fcn_voc.data_prep.prepare import (
+    OFFICIAL_COUNTS,
+    PREPARED_LISTS,
+    DataPreparationError,
+    PrepareOptions,
+    SourceSplits,
+    compare_counts,
+    derive_lists,
+    prepare_voc,
+)
+from mmseg_fcn_voc.data_prep.sources import SBD as SBD_KIND
+from mmseg_fcn_voc.data_prep.sources import SourceError, extract_archive
 from mmseg_fcn_voc.datasets import read_label_png, read_sbd_mat, read_split, write_label_png
-from mmseg_fcn_voc.datasets.demo import make_demo_voc
-from mmseg_fcn_voc.datasets.prepare import (OFFICIAL_COUNTS, PREPARED_LISTS, DataPreparationError,
-                                            PrepareOptions, SourceSplits, compare_counts,
-                                            derive_lists, prepare_voc)
-from mmseg_fcn_voc.datasets.sources import SBD as SBD_KIND
-from mmseg_fcn_voc.datasets.sources import SourceError, extract_archive
+from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SETS = 'VOC2012/ImageSets/Segmentation'

@@ -77,7 +77,9 @@ def test_train_lowers_loss_and_resumes_under_weights_only(load_config, tmp_path,
 @pytest.mark.slow
 def test_nan_loss_stops_before_a_nan_checkpoint(load_config, tmp_path):
     import glob
+
     from mmengine.runner import Runner
+
     from mmseg_fcn_voc.engine import InvalidLossError
     cfg = load_config('configs/_base_/models/fcn8s_vgg16.py')
     runner = Runner(

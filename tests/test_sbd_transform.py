@@ -99,8 +99,8 @@ def test_mat_configs_give_the_same_samples_as_the_png_configs(tmp_path, repo_roo
     """voc_fcn_paper_sbdmat / voc12aug_sbdmat read .mat labels and match the converted PNGs."""
     from mmseg.registry import DATASETS
 
-    from mmseg_fcn_voc.datasets.demo import make_demo_voc
-    from mmseg_fcn_voc.datasets.prepare import PrepareOptions, prepare_voc
+    from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
+    from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
     raw, out = tmp_path / 'raw', tmp_path / 'VOCdevkit'
     make_demo_voc(str(raw), num_images=16, seed=3)
     prepare_voc(

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
+from fcn_voc_runtime import fileio
 from mmseg_fcn_voc.datasets import voc_format as vf
 
 
@@ -166,7 +167,7 @@ def test_atomic_output_keeps_the_old_file_on_failure(tmp_path):
     path = tmp_path / 'f.txt'
     path.write_text('old')
     with pytest.raises(RuntimeError):
-        with vf.atomic_output(path) as tmp:
+        with fileio.atomic_output(path) as tmp:
             with open(tmp, 'w') as f:
                 f.write('half')
             raise RuntimeError('killed')
@@ -175,5 +176,5 @@ def test_atomic_output_keeps_the_old_file_on_failure(tmp_path):
     # leftovers of a killed process are recognised
     stale = tmp_path / '.g.png.tmp-12345'
     stale.write_text('x')
-    assert vf.remove_stale_temporaries(tmp_path) == 1
+    assert fileio.remove_stale_temporaries(tmp_path) == 1
     assert not osp.exists(stale) and path.exists()

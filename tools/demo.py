@@ -5,9 +5,9 @@
 
 Each stage runs the command a user would type, and prints it first:
 
-1. ``tools/model_summary.py``: every FCN config builds, with the published parameter counts;
-2. ``tools/make_demo_voc.py``: a small dataset in the raw VOC 2012 / SBD / VOC 2011 layouts;
-3. ``tools/prepare_voc.py``: converted into mmseg's layout (train_aug, val, seg11valid, ...);
+1. ``tools/analysis_tools/model_summary.py``: every FCN config builds, with the published parameter counts;
+2. ``tools/dataset_converters/make_demo_voc.py``: a small dataset in the raw VOC 2012 / SBD / VOC 2011 layouts;
+3. ``tools/dataset_converters/prepare_voc.py``: converted into mmseg's layout (train_aug, val, seg11valid, ...);
 4. ``mim train mmseg``: FCN-8s (the BN variant, trainable from scratch) on train_aug;
 5. ``mim test mmseg``: the four FCN metrics, the per-class table and the confusion-matrix picture;
 6. ``tools/infer.py``: prediction overlays over the val images in the VOC palette;
@@ -65,12 +65,12 @@ def main(argv=None) -> int:
     py, mim = sys.executable, osp.join(osp.dirname(sys.executable), 'mim')
     start = time.time()
 
-    run([py, 'tools/model_summary.py'])
+    run([py, 'tools/analysis_tools/model_summary.py'])
 
     raw, data_root = osp.join(work, 'raw'), osp.join(work, 'VOCdevkit')
-    run([py, 'tools/make_demo_voc.py', '--out-dir', raw, '--num-images', args.num_images,
+    run([py, 'tools/dataset_converters/make_demo_voc.py', '--out-dir', raw, '--num-images', args.num_images,
          '--seed', args.seed])
-    run([py, 'tools/prepare_voc.py', '--voc', osp.join(raw, 'VOCdevkit'), '--sbd',
+    run([py, 'tools/dataset_converters/prepare_voc.py', '--voc', osp.join(raw, 'VOCdevkit'), '--sbd',
          osp.join(raw, 'benchmark_RELEASE'), '--voc2011', osp.join(raw, 'TrainVal'),
          '--out-dir', data_root])
 

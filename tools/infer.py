@@ -1,20 +1,23 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Segment a folder of images and write palette overlays.
+"""Segment a folder of images with mmseg and write palette overlays.
 
     python tools/infer.py CONFIG CHECKPOINT IMAGES --out-dir DIR [--gt-dir LABELS] [--opacity 0.6]
 
 IMAGES is a folder (every .jpg/.png/... in it) or one image. Uses ``mmseg.apis.init_model`` /
-``inference_model`` with the plugin's configs, so any mmseg checkpoint of them works.
+``inference_model`` with the plugin's configs, so any mmseg checkpoint of them works. Exit status:
+0 success, 2 usage error, 3 bad input (the message names the file), 4 internal error.
 """
 import argparse
 import sys
 
-import mmseg_fcn_voc  # noqa: F401  (registers the FCN components, allow-lists checkpoint types)
-from mmseg_fcn_voc.visualization import list_images, write_overlays
+from fcn_voc_runtime.cli import run_cli
+from fcn_voc_runtime.fileio import list_images
+
+PROG = 'infer.py'
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split('\n\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('images', help='image folder or single image')
@@ -23,16 +26,20 @@ def main(argv=None) -> int:
     parser.add_argument('--opacity', type=float, default=0.6)
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
-    from mmseg.apis import init_model
-    try:
+
+    def run():
+        from mmseg.apis import init_model
+
+        import mmseg_fcn_voc  # noqa: F401  (registers the FCN components, checkpoint types)
+        from mmseg_fcn_voc.conversion.model_io import verify_checkpoint_file
+        from mmseg_fcn_voc.visualization import write_overlays
         images = list_images(args.images)
-    except FileNotFoundError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    model = init_model(args.config, args.checkpoint, device=args.device)
-    written = write_overlays(model, images, args.out_dir, args.opacity, gt_dir=args.gt_dir)
-    print(f'\nwrote {len(written)} overlays to {args.out_dir}')
-    return 0
+        verify_checkpoint_file(args.checkpoint)
+        model = init_model(args.config, args.checkpoint, device=args.device)
+        written = write_overlays(model, images, args.out_dir, args.opacity, gt_dir=args.gt_dir)
+        print(f'wrote {len(written)} overlays to {args.out_dir}')
+
+    return run_cli(run, PROG)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up: creates .venv and installs the working stack measured in
-# ../shared/ENVIRONMENT.md (torch 2.13 CPU, mmcv 2.1.0 with compiled ops, mmengine 0.10.7,
+# measured to work together here (torch 2.13 CPU, mmcv 2.1.0 with compiled ops, mmengine 0.10.7,
 # mmsegmentation 1.2.2, openmim 0.3.9, mindspore 2.10, onnx, onnxruntime) plus this package
 # in editable mode. A second run on the same machine only checks and takes seconds.
 #
@@ -50,13 +50,13 @@ else
   pipi --no-deps "openmim==0.3.9"
   pipi click colorama model-index "pandas>=2,<3" requests rich tabulate
   pipi "mindspore==2.10.0" "onnx>=1.16,<1.24" "onnxruntime>=1.18" "numpy>=1.24,<2"
-  pipi scipy matplotlib pytest pytest-timeout
+  pipi scipy pytest pytest-timeout
   touch "$STAMP"
 fi
 
 # The package itself, editable; dependencies are already satisfied above (no resolver surprises).
 # (checked from / so that the current directory cannot make the import succeed)
-if ! (cd / && "$VPY" -c "import mmseg_fcn_voc" 2>/dev/null); then
+if ! (cd / && "$VPY" -c "import mmseg_fcn_voc, fcn_voc_runtime" 2>/dev/null); then
   log "installing mmseg-fcn-voc (editable)"
   pipi --no-deps --no-build-isolation -e "$ROOT"
 fi

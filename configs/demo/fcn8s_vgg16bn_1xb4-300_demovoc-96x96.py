@@ -1,14 +1,16 @@
 # The README demo: FCN-8s (the MindSpore tutorial's BN variant, so it trains from scratch: no
 # ImageNet weights can be fetched here) on the generated VOC-format demo data, on CPU in ~10 min.
 #
-#   python tools/make_demo_voc.py --out-dir demo_run/raw
-#   python tools/prepare_voc.py --voc demo_run/raw/VOCdevkit --sbd demo_run/raw/benchmark_RELEASE \
+#   python tools/dataset_converters/make_demo_voc.py --out-dir demo_run/raw
+#   python tools/dataset_converters/prepare_voc.py --voc demo_run/raw/VOCdevkit --sbd demo_run/raw/benchmark_RELEASE \
 #       --out-dir demo_run/VOCdevkit
 #   mim train mmseg configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py \
 #       --cfg-options train_dataloader.dataset.data_root=demo_run/VOCdevkit \
 #                     val_dataloader.dataset.data_root=demo_run/VOCdevkit \
 #                     test_dataloader.dataset.data_root=demo_run/VOCdevkit
-custom_imports = dict(imports=['mmseg_fcn_voc'], allow_failed_imports=False)
+# mmseg_fcn_voc.utils.cpu_launch: lets `--launcher pytorch` start on a CPU-only torch (see there)
+custom_imports = dict(
+    imports=['mmseg_fcn_voc', 'mmseg_fcn_voc.utils.cpu_launch'], allow_failed_imports=False)
 _base_ = [
     '../_base_/models/fcn8s_vgg16bn.py', '../_base_/datasets/voc12aug.py',
     'mmseg::_base_/default_runtime.py'

@@ -1,23 +1,30 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Weight conversion: name maps between frameworks/releases and checked checkpoint I/O.
+"""Weight conversion, torch side: specs, name maps, checked model I/O, parity, the export skeleton.
 
-Importing this package does not import MindSpore; the MindSpore modules (``mindspore_*``,
-``to_mindspore``, ``from_mindspore``) import it when used.
+Importing this package imports neither MindSpore nor ONNX: those live in the :mod:`.mindspore` and
+:mod:`.onnx` subpackages, the only modules importing them. The published-weight importers are in
+:mod:`.importers`.
 """
-from .architecture import UnsupportedModelError, describe_fcn, tutorial_mismatches
-from .checkpoint_io import CheckpointError, load_state_dict_file, save_checkpoint
-from .names import (LAYOUTS, VGG16_CONV_NAMES, KeyMapError, layout_key, layout_key_map,
-                    vgg16_torchvision_names)
-from .vgg16 import convert_vgg16
-
-#: What the converter CLIs report as "cannot convert" (exit status 2) rather than crash on: every
-#: error of this package is a ValueError (CheckpointError, UnsupportedModelError, KeyMapError, the
-#: data readers' VOCFormatError); missing files are OSErrors.
-CONVERSION_ERRORS = (ValueError, OSError)
+from .describe import UnsupportedModelError, describe_fcn
+from .model_io import (
+                       CheckpointError,
+                       build_and_load,
+                       build_model,
+                       load_state_dict_file,
+                       save_checkpoint,
+)
+from .names import (
+                       LAYOUTS,
+                       VGG16_CONV_NAMES,
+                       KeyMapError,
+                       layout_key,
+                       layout_key_map,
+                       vgg16_torchvision_names,
+)
+from .references import tutorial_mismatches
 
 __all__ = [
-    'CheckpointError', 'load_state_dict_file', 'save_checkpoint', 'VGG16_CONV_NAMES',
-    'vgg16_torchvision_names', 'convert_vgg16', 'LAYOUTS', 'KeyMapError', 'layout_key',
-    'layout_key_map', 'UnsupportedModelError', 'describe_fcn', 'tutorial_mismatches',
-    'CONVERSION_ERRORS'
+    'CheckpointError', 'load_state_dict_file', 'save_checkpoint', 'build_model', 'build_and_load',
+    'VGG16_CONV_NAMES', 'vgg16_torchvision_names', 'LAYOUTS', 'KeyMapError', 'layout_key',
+    'layout_key_map', 'UnsupportedModelError', 'describe_fcn', 'tutorial_mismatches'
 ]

@@ -1,38 +1,143 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Build an mmseg model from a config and load a checkpoint into it strictly, for the converters."""
-from typing import Dict, Optional, Tuple
+"""Checked checkpoint I/O and model building for the converters and tools.
+
+* :func:`load_state_dict_file` reads a ``.pth`` under ``weights_only=True`` (never turned off),
+  verifies its declared sha256 (sidecar or ``publish_model``-style name) and the CRC-32 of every
+  member of torch's zip container, and refuses non-finite tensors;
+* :func:`save_checkpoint` writes atomically, with a ``.sha256`` sidecar;
+* :func:`build_model` is ``mmseg.apis.init_model`` (no weights); :func:`build_and_load` adds a
+  strict load, refusing any key or shape difference.
+"""
+import os.path as osp
+import zipfile
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
-from mmengine.config import Config
 from torch import nn
 
-from .checkpoint_io import CheckpointError, load_state_dict_file
+from fcn_voc_runtime.errors import InputError
+from fcn_voc_runtime.fileio import atomic_output, verify_sha256, write_sha256_sidecar
+
+from ..utils.safe_load import register_checkpoint_safe_globals
 from .names import compare_keys, format_keys, key_mismatch
 
 #: State-dict prefixes that are not part of the inference network (training-only heads).
 TRAINING_ONLY_PREFIXES = ('auxiliary_head.', )
 
 
-def build_model_from_config(config: str, cfg_options: Optional[dict] = None) -> nn.Module:
-    """``MODELS.build(cfg.model)`` in eval mode, with no pretrained backbone loaded.
+class CheckpointError(InputError):
+    """A checkpoint file that cannot be used; the message names the file and the problem."""
 
-    The backbone's ``init_cfg`` (a pretrained file) is dropped: the converters always load a full
-    checkpoint afterwards.
+
+# --------------------------------------------------------------------------------------------------
+# files
+# --------------------------------------------------------------------------------------------------
+def check_container(path: str) -> None:
+    """Check the CRC-32 of every member of a torch (zip) checkpoint.
+
+    torch does not verify them, so bytes flipped inside tensor data would load silently. A file in
+    torch's legacy (non-zip) format has no checksums and is left to the unpickler.
+
+    Raises:
+        CheckpointError: naming the file and the damaged member.
     """
-    from mmseg.registry import MODELS
-    from mmseg.utils import register_all_modules
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as e:
+        raise CheckpointError(f'{path}: damaged checkpoint container: {e}') from e
+    if bad is not None:
+        raise CheckpointError(f'{path}: member {bad!r} fails its CRC-32 check: the file was '
+                              'corrupted or modified after it was written')
 
-    import mmseg_fcn_voc  # noqa: F401  (registers the FCN modules)
 
-    register_all_modules()
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    if cfg.model.get('backbone') is not None:
-        cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
-    model.eval()
-    return model
+def verify_checkpoint_file(path: str) -> None:
+    """The checks that need no unpickling: the file exists, matches the sha256 it declares (sidecar
+    or ``publish_model``-style name), and every zip member passes its CRC-32.
+
+    Raises:
+        CheckpointError: naming the file.
+    """
+    if not osp.isfile(path):
+        raise CheckpointError(f'{path}: no such checkpoint file')
+    try:
+        verify_sha256(path)
+    except InputError as e:
+        raise CheckpointError(str(e)) from e
+    check_container(path)
+
+
+def load_state_dict_file(path: str, key: Optional[str] = 'state_dict') -> Dict[str, torch.Tensor]:
+    """Load a ``.pth`` under ``weights_only=True`` and return its tensors.
+
+    Accepts a bare state dict or a dict holding one under ``key`` (mmengine's ``state_dict``,
+    or ``model`` / ``model_state_dict`` as other trainers write); a ``module.`` prefix (DDP) is
+    removed. Raises :class:`CheckpointError` naming the file for: a missing file; a sha256 mismatch
+    with the hash it declares; a zip member failing its CRC-32; a truncated or tampered file; a file
+    whose unpickling would run code; non-tensor entries; non-finite (NaN/Inf) tensors.
+    """
+    verify_checkpoint_file(path)
+    register_checkpoint_safe_globals()
+    try:
+        obj = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e:  # torch raises many types here (UnpicklingError, OSError, ...)
+        first = str(e).strip().splitlines()
+        raise CheckpointError(
+            f'{path}: not a loadable checkpoint (truncated, tampered, or it holds objects other '
+            f'than tensors that would run code on load): {type(e).__name__}: '
+            f'{" ".join(first[-3:])[:500]}') from e
+    if isinstance(obj, dict):
+        for k in (key, 'model', 'model_state_dict'):
+            if k and isinstance(obj.get(k), dict):
+                obj = obj[k]
+                break
+    if not isinstance(obj, dict) or not obj:
+        raise CheckpointError(f'{path}: expected a state dict of tensors, got {type(obj).__name__}')
+    bad = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f'{path}: entries that are not tensors: {bad[:10]}')
+    check_finite(obj, path)
+    return strip_module_prefix(obj)
+
+
+def strip_module_prefix(state_dict: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Remove the ``module.`` prefix that ``DistributedDataParallel`` adds to every key."""
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state_dict.items()}
+
+
+def check_finite(state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise :class:`CheckpointError` listing every tensor with NaN or Inf values."""
+    bad = [k for k, v in state_dict.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f'{source}: non-finite (NaN/Inf) values in {len(bad)} tensor(s): '
+                              f'{bad[:10]}')
+
+
+def save_checkpoint(state_dict: Dict[str, torch.Tensor], path: str,
+                    meta: Optional[dict] = None) -> str:
+    """Write ``{'state_dict': ..., 'meta': ...}`` atomically, then its ``.sha256`` sidecar."""
+    with atomic_output(path) as tmp:
+        torch.save({'state_dict': state_dict, 'meta': dict(meta or {})}, tmp)
+    write_sha256_sidecar(path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# models
+# --------------------------------------------------------------------------------------------------
+def build_model(config: str, cfg_options: Optional[dict] = None) -> nn.Module:
+    """The config's model on the CPU in eval mode, without weights: ``mmseg.apis.init_model``.
+
+    ``init_model`` drops the backbone's pretrained ``init_cfg`` and imports the config's
+    ``custom_imports`` (this plugin); the converters always load a full checkpoint afterwards.
+    """
+    from mmseg.apis import init_model
+
+    if not osp.isfile(config):
+        raise InputError(f'{config}: no such config file')
+    return init_model(config, None, device='cpu', cfg_options=cfg_options)
 
 
 def inference_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
@@ -40,7 +145,7 @@ def inference_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if not k.startswith(TRAINING_ONLY_PREFIXES)}
 
 
-def check_state_dict(expected: Dict[str, torch.Tensor], found: Dict[str, torch.Tensor],
+def check_state_dict(expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor],
                      source: str, target: str) -> None:
     """Raise :class:`CheckpointError` unless ``found`` has exactly ``expected``'s keys and shapes.
 
@@ -64,20 +169,18 @@ def load_checkpoint_strict(model: nn.Module, checkpoint: str, config: str = 'the
 
     Training-only entries (``auxiliary_head.*``) may be present or not; everything else must match
     the model exactly. Raises :class:`CheckpointError` naming the file (see
-    :func:`~.checkpoint_io.load_state_dict_file` for missing, truncated, tampered, NaN files).
+    :func:`load_state_dict_file` for missing, tampered, NaN files).
     """
     state = load_state_dict_file(checkpoint)
-    state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
     found = {k: v for k, v in state.items() if not k.startswith(TRAINING_ONLY_PREFIXES)}
-    expected = inference_state_dict(model)
-    check_state_dict(expected, found, checkpoint, config)
+    check_state_dict(inference_state_dict(model), found, checkpoint, config)
     model.load_state_dict({**model.state_dict(), **found}, strict=True)
     model.eval()
 
 
 def build_and_load(config: str, checkpoint: str) -> nn.Module:
     """The model of ``config`` with ``checkpoint`` loaded strictly, in eval mode."""
-    model = build_model_from_config(config)
+    model = build_model(config)
     load_checkpoint_strict(model, checkpoint, config)
     return model
 
@@ -86,10 +189,9 @@ def build_and_load(config: str, checkpoint: str) -> nn.Module:
 def fcn_logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) normalised inputs -> (N, K, H, W) logits, as the converted networks compute.
 
-    ``decode_head.forward(extract_feat(x), (H, W))``: the FCN head crops to the input size.
+    ``model(inputs, mode='tensor')``: the FCN head crops to the input size.
     """
-    feats = model.extract_feat(inputs)
-    return model.decode_head(feats, tuple(inputs.shape[-2:]))
+    return model(inputs, mode='tensor')
 
 
 class FCNInferenceWrapper(nn.Module):
@@ -97,21 +199,20 @@ class FCNInferenceWrapper(nn.Module):
 
     def __init__(self, model: nn.Module):
         super().__init__()
-        self.backbone = model.backbone
-        self.decode_head = model.decode_head
+        self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) -> (N, K, H, W) logits."""
-        return self.decode_head(self.backbone(x), tuple(x.shape[-2:]))
+        return self.model(x, mode='tensor')
 
 
 def input_size_problem(model: nn.Module, size: Tuple[int, int]) -> Optional[str]:
     """Why ``size`` cannot be an input of ``model`` (None if it can): the 'same' geometry needs
     multiples of 32."""
     head = getattr(model, 'decode_head', None)
+    if min(size) < 1:
+        return f'input size {size[0]}x{size[1]} is empty'
     if getattr(head, 'geometry', 'caffe') == 'same' and (size[0] % 32 or size[1] % 32):
         return (f"input size {size[0]}x{size[1]}: the pad-free ('same') geometry needs height and "
                 'width that are multiples of 32')
-    if min(size) < 1:
-        return f'input size {size[0]}x{size[1]} is empty'
     return None

@@ -2,7 +2,10 @@
 """Layer names of the FCN/VGG-16 family in every framework and release: kept in one place."""
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from fcn_voc_runtime.errors import InputError
+
 from ..models.backbones.fcn_vgg import VGG16_STAGES
+from ..models.decode_heads.fcn_skip_head import HEAD_LAYERS
 
 #: Caffe/torchfcn names of the 13 VGG-16 convolutions, in order: conv1_1 ... conv5_3.
 VGG16_CONV_NAMES = tuple(f'conv{s}_{j}' for s, (n, _) in enumerate(VGG16_STAGES, start=1)
@@ -40,11 +43,11 @@ def fcnvgg_key(layer: str, param: str) -> str:
 #:
 #: ``'torchfcn'``            the authors' Caffe release as torchfcn names it: ``conv1_1.weight``,
 #:                           ..., ``fc6.weight``, ``score_fr.weight``, ``upscore2.weight``; no BN.
-#: ``'mindspore'``           this plugin's MindSpore cells (:mod:`.mindspore_fcn`): mmseg's keys
+#: ``'mindspore'``           this plugin's MindSpore cells (:mod:`.mindspore.fcn`): mmseg's keys
 #:                           with MindSpore's BN names and Caffe's ``score_fr`` for ``conv_seg``:
 #:                           ``backbone.conv1_1.conv.weight``, ``backbone.conv1_1.bn.gamma``,
 #:                           ``decode_head.score_fr.weight``.
-#: ``'mindspore_tutorial'``  the MindSpore tutorial / model-zoo FCN8s (:mod:`.mindspore_tutorial`):
+#: ``'mindspore_tutorial'``  the MindSpore tutorial / model-zoo FCN8s (:mod:`.mindspore.tutorial`):
 #:                           ``conv1.0.weight``, ``conv1.1.gamma``, ..., ``conv6.0.weight``,
 #:                           ``conv7.1.moving_variance``, ``score_fr.weight``, ``upscore8.weight``.
 LAYOUTS = ('torchfcn', 'mindspore', 'mindspore_tutorial')
@@ -61,14 +64,11 @@ BN_TORCH_TO_MINDSPORE = {
 BN_TORCH_ONLY = ('num_batches_tracked', )
 #: mmseg's name for a head layer -> Caffe's; every other head layer keeps its Caffe name.
 HEAD_TO_CAFFE = {'conv_seg': 'score_fr'}
-#: The layers an ``FCNSkipHead`` may hold (mmseg names).
-HEAD_LAYERS = ('conv_seg', 'score_pool4', 'score_pool3', 'upscore2', 'upscore_pool4', 'upscore',
-               'upscore16', 'upscore8')
 #: Backbone layers with weights: the 13 VGG convs, fc6, fc7.
 BACKBONE_LAYERS = VGG16_CONV_NAMES + ('fc6', 'fc7')
 
 
-class KeyMapError(ValueError):
+class KeyMapError(InputError):
     """State-dict keys that a layout cannot hold; the message lists them."""
 
 

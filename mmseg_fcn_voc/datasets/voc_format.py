@@ -12,18 +12,22 @@ One place for every file format the data tools touch:
 * split files: one image id per line.
 
 Every reader raises :class:`VOCFormatError`, whose message starts with the offending file, so a
-broken file is never skipped silently. Writers go through :func:`atomic_output`, so an interrupted
-run never leaves a half-written file under its final name.
+broken file is never skipped silently. Images and PNG labels are decoded by
+:mod:`fcn_voc_runtime.imageio` (shared with the converters and the deployment runtime); writers go
+through :func:`fcn_voc_runtime.fileio.atomic_output`, so an interrupted run never leaves a
+half-written file under its final name.
 """
-import contextlib
 import io
 import os
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Union
 
 import numpy as np
 from mmseg.datasets import PascalVOCDataset
-from PIL import Image
+
+from fcn_voc_runtime import imageio
+from fcn_voc_runtime.fileio import PathLike, atomic_output
+from fcn_voc_runtime.imageio import FileFormatError, check_label_size, read_image
 
 #: The 21 VOC class names (index = label value), from mmseg's ``PascalVOCDataset``.
 VOC_CLASSES = tuple(PascalVOCDataset.METAINFO['classes'])
@@ -33,22 +37,14 @@ NUM_VOC_CLASSES = len(VOC_CLASSES)
 VOID_LABEL = 255
 #: Colour of the void label in the official VOC palette.
 VOID_COLOUR = (224, 224, 192)
+#: The error of every reader here: the project's one error type for unusable data files.
+VOCFormatError = FileFormatError
 
-PathLike = Union[str, os.PathLike]
-
-
-class VOCFormatError(ValueError):
-    """A data file that cannot be used, with the file named first.
-
-    Args:
-        path: the offending file.
-        problem: what is wrong with it.
-    """
-
-    def __init__(self, path: PathLike, problem: str) -> None:
-        self.path = os.fspath(path)
-        self.problem = problem
-        super().__init__(f'{self.path}: {problem}')
+__all__ = [
+    'VOC_CLASSES', 'NUM_VOC_CLASSES', 'VOID_LABEL', 'VOID_COLOUR', 'VOCFormatError', 'voc_palette',
+    'read_split', 'write_split', 'read_image', 'check_label_values', 'read_label_png',
+    'write_label_png', 'read_sbd_mat', 'read_label', 'validate_sample'
+]
 
 
 def voc_palette() -> List[int]:
@@ -57,47 +53,7 @@ def voc_palette() -> List[int]:
     Classes 0-20 take mmseg's ``PascalVOCDataset`` palette, 255 the VOC void colour; other entries
     are black (they never occur in valid labels).
     """
-    colours = np.zeros((256, 3), dtype=np.uint8)
-    colours[:NUM_VOC_CLASSES] = np.asarray(PascalVOCDataset.METAINFO['palette'], dtype=np.uint8)
-    colours[VOID_LABEL] = VOID_COLOUR
-    return colours.reshape(-1).tolist()
-
-
-@contextlib.contextmanager
-def atomic_output(path: PathLike) -> Iterator[str]:
-    """Yield a temporary path next to ``path``; move it onto ``path`` only if the block succeeds.
-
-    The temporary name starts with ``.`` and contains ``.tmp-`` so leftovers of a killed run are
-    easy to recognise (:func:`remove_stale_temporaries`); a reader never sees a half-written file
-    under the final name.
-    """
-    path = os.fspath(path)
-    directory, name = osp.split(path)
-    os.makedirs(directory or '.', exist_ok=True)
-    tmp = osp.join(directory, f'.{name}.tmp-{os.getpid()}')
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if osp.lexists(tmp):
-            os.remove(tmp)
-
-
-def remove_stale_temporaries(directory: PathLike) -> int:
-    """Delete the leftovers of :func:`atomic_output` in ``directory`` (not recursive).
-
-    Returns:
-        The number of files removed.
-    """
-    directory = os.fspath(directory)
-    if not osp.isdir(directory):
-        return 0
-    removed = 0
-    for entry in os.scandir(directory):
-        if entry.name.startswith('.') and '.tmp-' in entry.name and entry.is_file():
-            os.remove(entry.path)
-            removed += 1
-    return removed
+    return imageio.flat_palette(PascalVOCDataset.METAINFO['palette'], VOID_COLOUR, VOID_LABEL)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -141,44 +97,13 @@ def write_split(path: PathLike, ids: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------------
 # images and labels
 # --------------------------------------------------------------------------------------------------
-def _decode(path: PathLike, what: str, rgb: bool) -> Tuple[np.ndarray, str]:
-    """Fully decode an image file; return its pixels (RGB if ``rgb``) and its original mode.
-
-    Every failure (missing, truncated, not an image) becomes a :class:`VOCFormatError`.
-    """
-    if not osp.isfile(path):
-        raise VOCFormatError(path, f'{what} not found')
-    try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            pixels = np.array(img.convert('RGB') if rgb and mode != 'RGB' else img)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise VOCFormatError(path, f'cannot decode {what}: {e}') from e
-    return pixels, mode
-
-
-def read_image(path: PathLike) -> np.ndarray:
-    """Decode a VOC image to an ``(H, W, 3)`` uint8 RGB array.
-
-    Raises:
-        VOCFormatError: missing, truncated or undecodable file.
-    """
-    return _decode(path, 'image', rgb=True)[0]
-
-
 def check_label_values(label: np.ndarray,
                        path: PathLike,
                        num_classes: int = NUM_VOC_CLASSES,
                        ignore_index: int = VOID_LABEL) -> None:
     """Raise :class:`VOCFormatError` naming ``path`` if ``label`` holds values outside
     ``[0, num_classes)`` other than ``ignore_index``."""
-    values = np.unique(label)
-    bad = values[((values < 0) | (values >= num_classes)) & (values != ignore_index)]
-    if bad.size:
-        shown = ', '.join(str(v) for v in bad[:10]) + (' ...' if bad.size > 10 else '')
-        raise VOCFormatError(
-            path, f'label values outside 0..{num_classes - 1} and {ignore_index}: {shown}')
+    imageio.check_label_values(label, path, num_classes, ignore_index)
 
 
 def read_label_png(path: PathLike,
@@ -194,14 +119,7 @@ def read_label_png(path: PathLike,
     Raises:
         VOCFormatError: missing or undecodable file, a colour (RGB) label, or out-of-range values.
     """
-    label, mode = _decode(path, 'label', rgb=False)
-    if mode not in ('P', 'L'):
-        raise VOCFormatError(
-            path, f"label must be a palette ('P') or grey-scale ('L') PNG of class indices, "
-            f'got mode {mode!r}')
-    if num_classes is not None:
-        check_label_values(label, path, num_classes, ignore_index)
-    return label
+    return imageio.read_label_png(path, num_classes, ignore_index)
 
 
 def write_label_png(path: PathLike, label: np.ndarray) -> None:
@@ -210,18 +128,7 @@ def write_label_png(path: PathLike, label: np.ndarray) -> None:
     Raises:
         ValueError: ``label`` is not a 2-D array with values in 0..255.
     """
-    label = np.asarray(label)
-    if label.ndim != 2:
-        raise ValueError(f'{os.fspath(path)}: a label map must be 2-D, got shape {label.shape}')
-    if label.dtype != np.uint8:
-        if label.size and (label.min() < 0 or label.max() > 255):
-            raise ValueError(f'{os.fspath(path)}: label values must fit in uint8')
-        label = label.astype(np.uint8)
-    height, width = label.shape
-    img = Image.frombytes('P', (width, height), np.ascontiguousarray(label).tobytes())
-    img.putpalette(voc_palette())
-    with atomic_output(path) as tmp:
-        img.save(tmp, format='PNG', optimize=False)
+    imageio.write_label_png(path, label, voc_palette())
 
 
 def read_sbd_mat(source: Union[PathLike, bytes],
@@ -303,8 +210,9 @@ def validate_sample(image_path: PathLike,
         label = read_label(label_path, num_classes, ignore_index)
     except VOCFormatError as e:
         problems.append(str(e))
-    if image is not None and label is not None and image.shape[:2] != label.shape:
-        problems.append(
-            f'{os.fspath(label_path)}: label size {label.shape[1]}x{label.shape[0]} (WxH) differs '
-            f'from image {os.fspath(image_path)} size {image.shape[1]}x{image.shape[0]}')
+    if image is not None and label is not None:
+        try:
+            check_label_size(label.shape, image.shape, label_path, image_path)
+        except VOCFormatError as e:
+            problems.append(str(e))
     return problems

@@ -6,7 +6,6 @@ from typing import Optional
 
 import torch
 from mmengine.hooks import Hook
-
 from mmseg.registry import HOOKS
 
 

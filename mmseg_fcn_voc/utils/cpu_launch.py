@@ -9,6 +9,13 @@ mmengine 0.10.7's ``_init_dist_pytorch`` calls ``torch.cuda.set_device(local_ran
 On such a build there is no device to select, so :func:`allow_cpu_pytorch_launcher` replaces
 ``torch.cuda.set_device`` with a function that does nothing for a plain index and raises, as before,
 for anything else. Builds with CUDA are left untouched.
+
+Opt in from a config; importing this module installs the shim (``import mmseg_fcn_voc`` does not)::
+
+    custom_imports = dict(imports=['mmseg_fcn_voc', 'mmseg_fcn_voc.utils.cpu_launch'],
+                          allow_failed_imports=False)
+    env_cfg = dict(dist_cfg=dict(backend='gloo'))
+    model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
 """
 import torch
 
@@ -33,3 +40,6 @@ def allow_cpu_pytorch_launcher() -> bool:
     torch.cuda.set_device = set_device
     _patched = True
     return True
+
+
+allow_cpu_pytorch_launcher()

@@ -21,7 +21,6 @@ import pickle
 
 import numpy as np
 import torch
-
 from mmengine.logging.history_buffer import HistoryBuffer
 
 _registered = False

@@ -1,26 +1,15 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Predictions over images, in the dataset palette, through mmseg's own inference and visualizer."""
-import os
+"""Predictions over images through mmseg's inference API, drawn in the dataset's palette.
+
+The pictures are drawn by :mod:`fcn_voc_runtime.visualize`, the same code the deployment runtime
+uses, so ``tools/infer.py`` and ``converters/infer_deployed.py`` produce comparable overlays.
+"""
 import os.path as osp
 from typing import List, Optional, Sequence
 
-import mmcv
-from mmengine.utils import ProgressBar
-
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-
-
-def list_images(path: str) -> List[str]:
-    """The image files of a folder (sorted), or ``[path]`` for one file; errors name the path."""
-    if osp.isfile(path):
-        return [path]
-    if not osp.isdir(path):
-        raise FileNotFoundError(f'{path}: no such image file or folder')
-    files = sorted(osp.join(path, f) for f in os.listdir(path)
-                   if f.lower().endswith(IMG_EXTENSIONS))
-    if not files:
-        raise FileNotFoundError(f'{path}: no images ({", ".join(IMG_EXTENSIONS)}) in this folder')
-    return files
+from fcn_voc_runtime.imageio import check_label_size, read_image, read_label_png
+from fcn_voc_runtime.progress import track
+from fcn_voc_runtime.visualize import overlay_image, save_rgb
 
 
 def write_overlays(model,
@@ -31,48 +20,30 @@ def write_overlays(model,
                    gt_suffix: str = '.png') -> List[str]:
     """Predict each image with ``mmseg.apis.inference_model`` and save an overlay PNG per image.
 
-    Colours come from ``model.dataset_meta['palette']`` (the VOC palette for the VOC configs), drawn
-    by mmseg's ``SegLocalVisualizer``. With ``gt_dir`` (label PNGs named like the images), the
-    ground truth is drawn on the left and the prediction on the right.
+    Colours come from ``model.dataset_meta['palette']`` (the VOC palette for the VOC configs). With
+    ``gt_dir`` (label PNGs named like the images), the ground truth is drawn on the left and the
+    prediction on the right. Errors name the file (unreadable image, missing or mis-sized label).
 
     Returns:
         The written file paths, one per image, in order.
     """
     from mmseg.apis import inference_model
-    from mmseg.visualization import SegLocalVisualizer
-    from mmengine.structures import PixelData
-    import numpy as np
-    import torch
 
-    os.makedirs(out_dir, exist_ok=True)
-    visualizer = SegLocalVisualizer.get_instance('mmseg_fcn_voc_overlays', alpha=opacity)
-    visualizer.alpha = opacity
-    visualizer.dataset_meta = dict(classes=model.dataset_meta['classes'],
-                                   palette=model.dataset_meta['palette'])
+    palette = model.dataset_meta['palette']
+    num_classes = len(model.dataset_meta['classes'])
     written = []
-    progress = ProgressBar(len(images))
-    for path in images:
-        image = mmcv.imread(path, channel_order='rgb')
-        if image is None:
-            raise ValueError(f'{path}: cannot decode this image')
-        result = inference_model(model, path)
+    for path in track(images, description='overlays'):
+        image = read_image(path)
+        pred = inference_model(model, path).pred_sem_seg.data[0].cpu().numpy()
         name = osp.splitext(osp.basename(path))[0]
-        draw_gt = False
+        gt = None
         if gt_dir is not None:
             label_path = osp.join(gt_dir, name + gt_suffix)
             if not osp.isfile(label_path):
                 raise FileNotFoundError(f'{label_path}: no label for image {path}')
-            label = mmcv.imread(label_path, flag='unchanged', backend='pillow')
-            if label is None or label.ndim != 2:
-                raise ValueError(f'{label_path}: not a single-channel (palette) label image')
-            if label.shape[:2] != image.shape[:2]:
-                raise ValueError(f'{label_path}: label size {label.shape[:2]} differs from the '
-                                 f'image {path} {image.shape[:2]}')
-            result.gt_sem_seg = PixelData(data=torch.from_numpy(label.astype(np.int64))[None])
-            draw_gt = True
+            gt = read_label_png(label_path, num_classes)
+            check_label_size(gt.shape, image.shape, label_path, path)
         out_file = osp.join(out_dir, name + '.png')
-        visualizer.add_datasample(name, image, result, draw_gt=draw_gt, draw_pred=True,
-                                  show=False, out_file=out_file, with_labels=False)
+        save_rgb(out_file, overlay_image(image, pred, palette, gt, opacity))
         written.append(out_file)
-        progress.update()
     return written

@@ -1,7 +1,7 @@
 # PASCAL VOC 2012 + SBD ("VOC aug"): train on train_aug (10,582 images), validate on VOC 2012 val
 # (1,449), with mmseg's usual 512x512 random-crop pipeline (as mmseg's pascal_voc12_aug.py).
 #
-# Layout: what `python tools/prepare_voc.py --out-dir data/VOCdevkit ...` writes. train_aug is one
+# Layout: what `python tools/dataset_converters/prepare_voc.py --out-dir data/VOCdevkit ...` writes. train_aug is one
 # list (trainaug.txt) with one label folder (SegmentationClassAug: VOC's label where VOC has one,
 # SBD's otherwise). Point `data_root` of both dataloaders elsewhere with, e.g.,
 #   --cfg-options train_dataloader.dataset.data_root=DIR val_dataloader.dataset.data_root=DIR \

@@ -4,7 +4,7 @@
 # LoadAnnotations does, so one pipeline serves both parts).
 #
 # Needs VOC2012/ and SBD/ (the SBD dataset folder, cls/*.mat) under data_root, as
-# tools/prepare_voc.py leaves them.
+# tools/dataset_converters/prepare_voc.py leaves them.
 _base_ = ['./voc12aug.py']
 
 _sbd_train_pipeline = [

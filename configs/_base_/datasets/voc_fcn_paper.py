@@ -6,7 +6,7 @@
 # data_preprocessor (configs/_base_/models/fcn*_vgg16.py); mmcv loads images as BGR, so this
 # pipeline neither normalises nor swaps channels.
 #
-# Layout: what `python tools/prepare_voc.py --voc2011 ... --out-dir data/VOCdevkit` writes
+# Layout: what `python tools/dataset_converters/prepare_voc.py --voc2011 ... --out-dir data/VOCdevkit` writes
 # (sbd_train.txt with SegmentationClassSBD, seg11valid.txt with SegmentationClass). Point
 # data_root elsewhere with --cfg-options train_dataloader.dataset.data_root=DIR
 # val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR.

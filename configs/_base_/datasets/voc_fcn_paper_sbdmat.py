@@ -1,6 +1,6 @@
 # The FCN paper's protocol (voc_fcn_paper.py) reading SBD labels straight from cls/*.mat through
 # LoadSBDAnnotations, with no PNG conversion. Needs VOC2012/ and SBD/ under data_root, as
-# tools/prepare_voc.py leaves them (SBD/ is the SBD dataset folder or a link to it).
+# tools/dataset_converters/prepare_voc.py leaves them (SBD/ is the SBD dataset folder or a link to it).
 _base_ = ['./voc_fcn_paper.py']
 
 train_dataloader = dict(

@@ -21,7 +21,7 @@ model = dict(
         out_indices=(2, 3, 5),  # pool3 (stride 8), pool4 (16), fc7 (32)
         fc_dropout=0.5,
         ceil_mode=True,
-        # VGG-16 ImageNet weights with fc6/fc7 as convolutions, from tools/convert_vgg16.py.
+        # VGG-16 ImageNet weights with fc6/fc7 as convolutions, from tools/model_converters/vgg2mmseg.py.
         init_cfg=dict(type='Pretrained', checkpoint='checkpoints/vgg16_fcn_caffe.pth')),
     decode_head=dict(
         type='FCN8sHead',

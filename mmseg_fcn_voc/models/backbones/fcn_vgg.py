@@ -5,10 +5,10 @@ from typing import Optional, Sequence, Tuple, Union
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
+from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
-from ..utils import check_geometry
+from ..utils import FeatureMaps, SmallMapConv2d, check_geometry
 
 # (convs per stage, channels) of VGG-16 (configuration "D").
 VGG16_STAGES = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
@@ -54,13 +54,16 @@ class FCNVGG(BaseModule):
         fc_dropout (float): Dropout after fc6 and fc7 (Caffe: 0.5; the BN variant: 0).
         ceil_mode (bool): Round pooled sizes up, as Caffe does. Defaults to True.
         conv_bias (bool | str): Bias of the convs; ``'auto'`` drops it when a norm follows.
-        conv_cfg, norm_cfg, act_cfg (dict): mmcv layer configs. ``norm_cfg=None`` (Caffe) or
+        conv_cfg, norm_cfg, act_cfg (dict): mmcv layer configs. With ``conv_cfg=None`` fc6 is a
+            :class:`~mmseg_fcn_voc.models.utils.SmallMapConv2d` (a ``Conv2d`` that stays fast when
+            its input map is smaller than the 7x7 kernel, as with small crops in the 'same'
+            geometry). ``norm_cfg=None`` (Caffe) or
             ``dict(type='BN')`` (the MindSpore tutorial's FCN8s, BN after every conv incl. fc6/fc7).
         frozen_stages (int): Freeze (no grad, eval-mode norms) conv stages 1..k; 6 also freezes
             fc6/fc7. -1 freezes nothing.
         norm_eval (bool): Keep norm layers in eval mode while training. Defaults to False.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint='vgg16_fcn.pth')`` as
-            written by ``tools/convert_vgg16.py``.
+            written by ``tools/model_converters/vgg2mmseg.py``.
     """
 
     def __init__(self,
@@ -115,7 +118,11 @@ class FCNVGG(BaseModule):
             self.add_module(f'pool{s}', nn.MaxPool2d(2, stride=2, ceil_mode=ceil_mode))
             self.stage_layers.append(names + [f'pool{s}'])
         if self.with_fc:
-            self.fc6 = ConvModule(c_in, fc_channels, 7, padding=self.fc6_padding, **layer_kw)
+            # fc6 is the one layer whose input map can be smaller than its kernel (7x7 on stride
+            # 32, i.e. crops under 224 px in the 'same' geometry), where oneDNN's weight gradient
+            # is pathologically slow on AVX2 CPUs: SmallMapConv2d computes that case as a GEMM.
+            fc6_kw = dict(layer_kw, conv_cfg=conv_cfg or dict(type=SmallMapConv2d))
+            self.fc6 = ConvModule(c_in, fc_channels, 7, padding=self.fc6_padding, **fc6_kw)
             self.drop6 = nn.Dropout(fc_dropout) if fc_dropout > 0 else nn.Identity()
             self.fc7 = ConvModule(fc_channels, fc_channels, 1, **layer_kw)
             self.drop7 = nn.Dropout(fc_dropout) if fc_dropout > 0 else nn.Identity()
@@ -123,14 +130,19 @@ class FCNVGG(BaseModule):
         self._freeze_stages()
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        """(N, C, H, W) -> a tuple with one map per ``out_indices`` entry (see the class table)."""
+        """(N, C, H, W) -> a tuple with one map per ``out_indices`` entry (see the class table).
+
+        The tuple is a :class:`~mmseg_fcn_voc.models.utils.FeatureMaps` that also carries
+        ``input_size = (H, W)``, which the FCN heads use in ``mode='tensor'``.
+        """
+        size = x.shape[-2:]
         outs = []
         for level, names in enumerate(self.stage_layers):
             for name in names:
                 x = getattr(self, name)(x)
             if level in self.out_indices:
                 outs.append(x)
-        return tuple(outs)
+        return FeatureMaps(outs, size)
 
     def _freeze_stages(self) -> None:
         for level in range(min(self.frozen_stages, len(self.stage_layers))):

@@ -1,5 +1,6 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 from mmseg.registry import MODELS
+
 from .fcn_skip_head import FCNSkipHead
 
 

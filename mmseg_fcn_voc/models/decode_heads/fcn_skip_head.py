@@ -3,16 +3,41 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-from torch import Tensor, nn
-
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.utils import ConfigType, SampleList
-from ..utils import BilinearConvTranspose2d, check_geometry, crop_to
+from torch import Tensor, nn
+
+from ..utils import BilinearConvTranspose2d, check_geometry, crop_to, input_size_of
 
 # Caffe's crop offsets, coarse -> fine: the skip scores (pool4, pool3) and the final outputs by
-# output stride. They follow from conv1_1's padding of 100 (FCN_REFERENCE: 5, 9; 19 / 27 / 31).
+# output stride. They follow from conv1_1's padding of 100 in the authors' release.
 CAFFE_SKIP_OFFSETS = (5, 9)
 CAFFE_FINAL_OFFSETS = {32: 19, 16: 27, 8: 31}
+
+# Layer names, as in the authors' Caffe release (the converters' name maps read them from here).
+#: The skip levels, coarse to fine.
+SKIP_LEVELS = ('pool4', 'pool3')
+
+
+def score_layer_name(skip: str) -> str:
+    """``'pool4'`` -> ``'score_pool4'``."""
+    return f'score_{skip}'
+
+
+def fuse_upsampler_name(i: int) -> str:
+    """The x2 upsampler before fusing skip ``i``: ``upscore2``, then ``upscore_pool4``."""
+    return 'upscore2' if i == 0 else f'upscore_{SKIP_LEVELS[i - 1]}'
+
+
+def final_upsampler_name(output_stride: int) -> str:
+    """``upscore`` (FCN-32s), ``upscore16``, ``upscore8``."""
+    return 'upscore' if output_stride == 32 else f'upscore{output_stride}'
+
+
+#: Every layer an FCN head may hold (mmseg names; ``conv_seg`` is Caffe's ``score_fr``).
+HEAD_LAYERS = ('conv_seg', *map(score_layer_name, SKIP_LEVELS),
+               *map(fuse_upsampler_name, range(len(SKIP_LEVELS))),
+               *map(final_upsampler_name, CAFFE_FINAL_OFFSETS))
 
 
 class FCNSkipHead(BaseDecodeHead):
@@ -44,9 +69,12 @@ class FCNSkipHead(BaseDecodeHead):
 
     ``forward(inputs, out_size)`` crops to ``out_size``; ``loss()`` and ``predict()`` pass the
     batch's input size, so the logits have exactly the input's height and width and mmseg's final
-    ``resize`` is an identity. ``forward(inputs)`` without a size (tensor mode) returns the map
-    aligned to the input's top-left pixel, with the few rows/columns past it that the last
-    transposed conv produces.
+    ``resize`` is an identity. ``forward(inputs)`` without a size (``model(x, mode='tensor')``,
+    ``torch.onnx.export(model, x)``) takes the size from ``inputs.input_size``, which ``FCNVGG``
+    attaches to its outputs, and so returns logits of exactly the input's size too. Inputs from
+    other backbones carry no size: the map is then returned aligned to the input's top-left pixel,
+    uncropped (for the 'same' geometry and inputs that are multiples of the output stride it is
+    already the input's size).
 
     Args:
         in_channels (int | Sequence[int]): Channels of the selected inputs, fine to coarse; one
@@ -108,14 +136,14 @@ class FCNSkipHead(BaseDecodeHead):
         self.geometry = geometry
         caffe = geometry == 'caffe'
         self.output_stride = 32 // 2**num_skips
-        self.skip_names = ('pool4', 'pool3')[:num_skips]
+        self.skip_names = SKIP_LEVELS[:num_skips]
         self.skip_offsets = self._per_skip(
             name, 'skip_offsets', skip_offsets,
             CAFFE_SKIP_OFFSETS[:num_skips] if caffe else (0, ) * num_skips)
         self.skip_scales = self._per_skip(name, 'skip_scales', skip_scales, (None, ) * num_skips)
         self.final_offset = (CAFFE_FINAL_OFFSETS[self.output_stride] if caffe else 0) \
             if final_offset is None else final_offset
-        score_names = ['conv_seg'] + [f'score_{s}' for s in self.skip_names]
+        score_names = ['conv_seg'] + [score_layer_name(s) for s in self.skip_names]
         if init_cfg is None:
             init_cfg = dict(type='Constant', val=0, bias=0) if zero_init_score else \
                 dict(type='Normal', std=0.01)
@@ -130,13 +158,14 @@ class FCNSkipHead(BaseDecodeHead):
         up_kw = dict(learnable=upsample_learnable, init=upsample_init)
         self.fuse_upsamplers = []
         for i, (skip, c_skip) in enumerate(zip(self.skip_names, skip_channels)):
-            self.add_module(f'score_{skip}', nn.Conv2d(c_skip, num_classes, 1, bias=score_bias))
-            up_name = 'upscore2' if i == 0 else f'upscore_{self.skip_names[i - 1]}'
+            self.add_module(score_layer_name(skip),
+                            nn.Conv2d(c_skip, num_classes, 1, bias=score_bias))
+            up_name = fuse_upsampler_name(i)
             self.add_module(up_name, BilinearConvTranspose2d(
                 num_classes, 2, padding=0 if caffe else 1, **up_kw))
             self.fuse_upsamplers.append(up_name)
         s = self.output_stride
-        self.final_upsampler = 'upscore' if num_skips == 0 else f'upscore{s}'
+        self.final_upsampler = final_upsampler_name(s)
         self.add_module(self.final_upsampler, BilinearConvTranspose2d(
             num_classes, s, padding=0 if caffe else s // 2, **up_kw))
 
@@ -188,11 +217,13 @@ class FCNSkipHead(BaseDecodeHead):
         Args:
             inputs (Sequence[Tensor]): The backbone/neck outputs; ``in_index`` selects from them.
             out_size (tuple[int, int], optional): Input (H, W); the logits are cropped to it.
+                Defaults to ``inputs.input_size`` (see the class docstring).
 
         Returns:
-            Tensor: (N, num_classes, H, W) logits (see the class docstring when ``out_size`` is
-            None).
+            Tensor: (N, num_classes, H, W) logits.
         """
+        if out_size is None:
+            out_size = input_size_of(inputs)
         selected = self._transform_inputs(inputs)
         feats = list(selected) if self.num_skips else [selected]
         self._check_channels(feats)
@@ -202,10 +233,10 @@ class FCNSkipHead(BaseDecodeHead):
             feat = feats[-2 - i]
             if self.skip_scales[i] is not None:
                 feat = feat * self.skip_scales[i]
-            skip_score = getattr(self, f'score_{skip}')(feat)
+            skip_score = getattr(self, score_layer_name(skip))(feat)
             if self.geometry == 'caffe':
                 score = up + crop_to(skip_score, up.shape[-2:], self.skip_offsets[i],
-                                     f'score_{skip}')
+                                     score_layer_name(skip))
             else:
                 score = crop_to(up, skip_score.shape[-2:], self.skip_offsets[i],
                                 self.fuse_upsamplers[i]) + skip_score

@@ -3,9 +3,9 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 from mmengine.model import BaseModule
+from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from mmseg.registry import MODELS
 from ..utils import BilinearConvTranspose2d
 
 

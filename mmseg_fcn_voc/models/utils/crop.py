@@ -17,7 +17,9 @@ def crop_to(x: torch.Tensor, size: Size, offset: int = 0, what: str = 'feature m
     Returns:
         Tensor: (N, C, h, w).
     """
-    h, w = int(size[0]), int(size[1])
+    # No int(): while tracing (ONNX export with dynamic axes) the sizes are traced values and the
+    # crop must stay a function of the input's shape.
+    h, w = size[0], size[1]
     H, W = x.shape[-2:]
     if offset < 0 or offset + h > H or offset + w > W:
         raise ValueError(

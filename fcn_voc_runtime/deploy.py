@@ -1,0 +1,160 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""``deploy.json``: everything a deployment host needs to run a converted FCN and read its output.
+
+The converters (``converters/to_mindspore.py``, ``converters/to_onnx.py``) write it beside the model
+file; :func:`load_deploy_dir` reads and checks it on the host. Keys (``version`` 1)::
+
+    format, version        "mmseg-fcn-voc/deploy", 1
+    backend                "mindspore" (MINDIR) or "onnxruntime" (ONNX)
+    model                  file (relative to the folder), sha256, input_name, output_name,
+                           input_shape ([1, 3, H, W]; null for a dynamic height/width)
+    files                  {role: {file, sha256}}: the other files written (MindSpore .ckpt, ...)
+    input                  layout "NCHW", channel_order ("RGB"/"BGR": of the network input; images
+                           are decoded to RGB), dtype "float32", mean, std (per channel, in that
+                           order, on 0-255 pixel values): x = (pixel - mean) / std
+    size                   policy "native" (the image at its own size) or "resize" (resize:
+                           {scale, keep_ratio} as mmcv's Resize); size_divisor (pad the bottom and
+                           right to a multiple of it, 1 = never) and pad_value (after
+                           normalisation); min_size (smallest height/width the network takes)
+    output                 "logits" (N, num_classes, H', W') for the (padded) input H' x W';
+                           the image's prediction is argmax over classes of the top-left H x W
+    classes, palette       class names, [r, g, b] per class
+    ignore_index           label value not scored (VOC's void border, 255)
+    source                 config (path), config_text, checkpoint (path), checkpoint_sha256
+    versions               library versions of the conversion
+"""
+import json
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+from .errors import InputError
+from .fileio import file_sha256
+
+DEPLOY_FILE = 'deploy.json'
+DEPLOY_FORMAT = 'mmseg-fcn-voc/deploy'
+DEPLOY_VERSION = 1
+BACKENDS = ('mindspore', 'onnxruntime')
+REQUIRED_KEYS = ('format', 'version', 'backend', 'model', 'input', 'size', 'output', 'classes',
+                 'palette', 'ignore_index')
+
+
+class DeployError(InputError):
+    """A deploy folder that cannot be used (incomplete, inconsistent, or tampered with)."""
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    """The checked contents of a deploy folder."""
+    folder: str
+    backend: str
+    model_file: str
+    input_name: str
+    output_name: str
+    input_shape: List[Optional[int]]
+    channel_order: str
+    mean: List[float]
+    std: List[float]
+    size_policy: str
+    resize: Optional[dict]
+    size_divisor: int
+    pad_value: float
+    min_size: int
+    classes: List[str]
+    palette: List[List[int]]
+    ignore_index: int
+    raw: dict
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def static_size(self) -> Optional[List[int]]:
+        """``[H, W]`` of a static model, None for a dynamic one."""
+        h, w = self.input_shape[2:]
+        return None if h is None or w is None else [h, w]
+
+
+def _need(cond: bool, path: str, problem: str) -> None:
+    if not cond:
+        raise DeployError(f'{path}: {problem}')
+
+
+def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
+    """Read ``folder/deploy.json`` and check it against the files it names.
+
+    Raises:
+        DeployError: naming the file: no ``deploy.json``, not JSON, another format or version,
+            missing keys or values of the wrong kind, a model file that is missing, or one whose
+            sha256 differs from the one recorded (``deploy.json`` does not describe this model).
+    """
+    path = osp.join(folder, DEPLOY_FILE)
+    if not osp.isdir(folder):
+        raise DeployError(f'{folder}: no such deploy folder')
+    if not osp.isfile(path):
+        raise DeployError(f'{path}: missing; a deploy folder is what converters/to_mindspore.py or '
+                          'converters/to_onnx.py writes with --out-dir')
+    try:
+        with open(path, encoding='utf-8') as f:
+            raw = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DeployError(f'{path}: not readable JSON: {e}') from e
+    _need(isinstance(raw, dict), path, 'expected a JSON object')
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    _need(not missing, path, f'incomplete, missing keys {missing}')
+    _need(raw['format'] == DEPLOY_FORMAT and raw['version'] == DEPLOY_VERSION, path,
+          f'format {raw["format"]!r} version {raw["version"]!r}; this runtime reads '
+          f'{DEPLOY_FORMAT!r} version {DEPLOY_VERSION}')
+    _need(raw['backend'] in BACKENDS, path, f'backend {raw["backend"]!r} is not one of {BACKENDS}')
+    model, inp, size, out = raw['model'], raw['input'], raw['size'], raw['output']
+    try:
+        model_file = osp.join(folder, model['file'])
+        input_shape = list(model['input_shape'])
+        spec = DeploySpec(
+            folder=folder, backend=raw['backend'], model_file=model_file,
+            input_name=str(model['input_name']), output_name=str(model['output_name']),
+            input_shape=input_shape, channel_order=str(inp['channel_order']),
+            mean=[float(v) for v in inp['mean']], std=[float(v) for v in inp['std']],
+            size_policy=str(size['policy']), resize=size.get('resize'),
+            size_divisor=int(size.get('size_divisor') or 1), pad_value=float(size['pad_value']),
+            min_size=int(size.get('min_size', 1)), classes=[str(c) for c in raw['classes']],
+            palette=[[int(v) for v in c] for c in raw['palette']],
+            ignore_index=int(raw['ignore_index']), raw=raw)
+    except (KeyError, TypeError, ValueError) as e:
+        raise DeployError(f'{path}: malformed entry: {type(e).__name__}: {e}') from e
+    _need(len(input_shape) == 4 and input_shape[:2] == [1, 3], path,
+          f'model.input_shape {input_shape}: expected [1, 3, H, W]')
+    _need(spec.channel_order in ('RGB', 'BGR'), path, f'input.channel_order {spec.channel_order!r}')
+    _need(len(spec.mean) == 3 and len(spec.std) == 3 and all(s > 0 for s in spec.std), path,
+          'input.mean and input.std need 3 values each (std > 0)')
+    _need(spec.size_policy in ('native', 'resize'), path, f'size.policy {spec.size_policy!r}')
+    _need(spec.size_policy == 'native' or isinstance(spec.resize, dict), path,
+          'size.policy "resize" needs size.resize')
+    _need(out.get('kind') == 'logits' and int(out.get('num_classes', -1)) == len(spec.classes),
+          path, f'output {out} does not match {len(spec.classes)} classes')
+    _need(len(spec.palette) == len(spec.classes), path,
+          f'{len(spec.palette)} palette colours for {len(spec.classes)} classes')
+    _need(osp.isfile(model_file), path, f'names model file {model["file"]!r}, which is missing '
+          f'from {folder}: the deploy folder is incomplete')
+    if verify_hash and model.get('sha256'):
+        actual = file_sha256(model_file)
+        _need(actual == model['sha256'], path,
+              f'does not match the model file {model_file}: it records sha256 '
+              f'{model["sha256"][:16]}..., the file hashes to {actual[:16]}... (replaced or '
+              'modified after conversion; convert again)')
+    return spec
+
+
+def file_entry(folder: str, path: str) -> Dict[str, str]:
+    """``{file: <relative to folder>, sha256}`` for a written file."""
+    return {'file': osp.relpath(path, folder), 'sha256': file_sha256(path)}
+
+
+def palette_rows(palette: Sequence[Sequence[int]]) -> List[List[int]]:
+    return [[int(v) for v in colour] for colour in palette]
+
+
+def relpath(path: str) -> str:
+    return os.fspath(path)

@@ -1,0 +1,84 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""The config's test-time preprocessing and postprocessing, in numpy, from ``deploy.json``.
+
+What mmseg does between a decoded image and a predicted label map, reproduced step by step:
+
+1. ``size.policy == 'resize'``: mmcv's ``Resize(scale, keep_ratio)`` (bilinear);
+2. ``SegDataPreProcessor``: channel order (images are decoded to RGB), ``(x - mean) / std``, then
+   padding at the bottom and right to a multiple of ``size_divisor`` with ``pad_value``;
+3. the network: (1, K, H', W') logits;
+4. ``postprocess_result``: the padding is cropped off and, after a resize, the logits are resized
+   back to the image's size (bilinear, ``align_corners=False``); argmax over the classes.
+
+With the native-size policy every step is exact, so the predictions equal mmseg's. The resize
+policy resizes with numpy's bilinear interpolation, which can differ from OpenCV's fixed-point
+kernel by one grey level on some pixels.
+"""
+from typing import Tuple
+
+import numpy as np
+
+from .deploy import DeploySpec
+
+
+def rescaled_size(height: int, width: int, scale, keep_ratio: bool) -> Tuple[int, int]:
+    """The (H, W) mmcv's ``Resize`` gives: with ``keep_ratio``, the largest size that fits the
+    long edge in ``max(scale)`` and the short edge in ``min(scale)`` (``mmcv.imrescale``)."""
+    if not keep_ratio:
+        return int(scale[1]), int(scale[0])  # scale is (w, h)
+    long_edge, short_edge = max(scale), min(scale)
+    factor = min(long_edge / max(height, width), short_edge / min(height, width))
+    return int(height * factor + 0.5), int(width * factor + 0.5)
+
+
+def bilinear_resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize (H, W, C) float/uint8 data to (height, width, C) as ``F.interpolate(...,
+    mode='bilinear', align_corners=False)`` does (half-pixel centres, edge clamping)."""
+    src_h, src_w = array.shape[:2]
+    if (src_h, src_w) == (height, width):
+        return array
+
+    def axis(src: int, dst: int):
+        pos = np.clip((np.arange(dst) + 0.5) * (src / dst) - 0.5, 0, None)
+        low = np.minimum(np.floor(pos).astype(np.int64), src - 1)
+        high = np.minimum(low + 1, src - 1)
+        return low, high, (pos - low).astype(np.float32)
+
+    (y0, y1, fy), (x0, x1, fx) = axis(src_h, height), axis(src_w, width)
+    data = array.astype(np.float32)
+    top = data[y0][:, x0] * (1 - fx)[None, :, None] + data[y0][:, x1] * fx[None, :, None]
+    bottom = data[y1][:, x0] * (1 - fx)[None, :, None] + data[y1][:, x1] * fx[None, :, None]
+    return top * (1 - fy)[:, None, None] + bottom * fy[:, None, None]
+
+
+def preprocess(image_rgb: np.ndarray, spec: DeploySpec) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """(H, W, 3) uint8 RGB -> ((1, 3, H', W') float32 network input, (h, w) before padding)."""
+    image = image_rgb
+    if spec.size_policy == 'resize':
+        h, w = rescaled_size(*image.shape[:2], spec.resize['scale'], spec.resize['keep_ratio'])
+        image = np.clip(np.rint(bilinear_resize(image, h, w)), 0, 255).astype(np.uint8)
+    if spec.channel_order == 'BGR':
+        image = image[..., ::-1]
+    x = (image.astype(np.float32) - np.asarray(spec.mean, np.float32)) / np.asarray(
+        spec.std, np.float32)
+    h, w = x.shape[:2]
+    d = max(spec.size_divisor, 1)
+    padded_h, padded_w = -(-h // d) * d, -(-w // d) * d
+    if spec.static_size is not None:
+        padded_h, padded_w = spec.static_size
+        if padded_h < h or padded_w < w:
+            raise ValueError(f'image of {h}x{w} does not fit the static model input '
+                             f'{padded_h}x{padded_w}')
+    if (padded_h, padded_w) != (h, w):
+        x = np.pad(x, ((0, padded_h - h), (0, padded_w - w), (0, 0)),
+                   constant_values=spec.pad_value)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), (h, w)
+
+
+def postprocess(logits: np.ndarray, valid: Tuple[int, int],
+                original: Tuple[int, int]) -> np.ndarray:
+    """(1, K, H', W') logits -> (H, W) uint8 class map of the original image."""
+    scores = logits[0, :, :valid[0], :valid[1]]
+    if tuple(valid) != tuple(original):
+        scores = bilinear_resize(scores.transpose(1, 2, 0), *original).transpose(2, 0, 1)
+    return scores.argmax(axis=0).astype(np.uint8)

@@ -1,0 +1,162 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""mmseg FCN checkpoint -> MindSpore ``.ckpt`` + MINDIR + ``deploy.json``, with a parity proof.
+
+The library behind ``converters/to_mindspore.py``, on the shared skeleton of
+:class:`~..exporter.Exporter`. The MindSpore part:
+
+1. build the cell: the tutorial's FCN8s (:mod:`.tutorial`) when the model is exactly that network,
+   else :mod:`.fcn`; map every tensor through :mod:`..names` and load it with
+   :func:`~.io.load_params_exact` (nothing left at its initial value);
+2. save the ``.ckpt`` and read it back bit for bit;
+3. export the MINDIR: for any height and width by default (one graph for every image size), or
+   for one static size (``input_size``, what ATC and some Ascend tools need); load it back with
+   ``mindspore.load`` + ``nn.GraphCell``.
+
+The skeleton then checks the cell (report key ``seeded``) and the MINDIR (``mindir``) against torch.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List
+
+import mindspore
+import numpy as np
+import torch
+
+from ..describe import describe_fcn
+from ..exporter import Converted, Exported, Exporter
+from ..model_io import CheckpointError, inference_state_dict
+from ..names import LAYOUTS, format_keys, layout_key_map
+from ..references import format_mismatches, tutorial_mismatches
+from ..spec import FCNSpec
+from .fcn import build_mindspore_fcn
+from .io import (
+    export_mindir,
+    load_mindir,
+    load_params_exact,
+    read_mindspore_checkpoint,
+    run_blocking,
+    run_cell,
+    save_mindspore_checkpoint,
+)
+from .tutorial import build_mindspore_tutorial_fcn8s
+
+#: ``layout`` choices: ``auto`` takes the tutorial layout when the model is the tutorial network.
+LAYOUT_CHOICES = ('auto', 'mindspore', 'mindspore_tutorial')
+
+
+def choose_layout(spec: FCNSpec, layout: str = 'auto', what: str = 'the model') -> str:
+    """The MindSpore layout for ``spec``: ``'mindspore_tutorial'`` or ``'mindspore'``.
+
+    Raises:
+        ValueError: the tutorial layout was asked for a model that is not the tutorial network
+            (the message lists why).
+    """
+    if layout not in LAYOUT_CHOICES:
+        raise ValueError(f'unknown layout {layout!r}; expected one of {LAYOUT_CHOICES}')
+    mismatches = tutorial_mismatches(spec)
+    if layout == 'auto':
+        return 'mindspore' if mismatches else 'mindspore_tutorial'
+    if layout == 'mindspore_tutorial' and mismatches:
+        raise CheckpointError(f'{what} is not the MindSpore tutorial FCN8s: '
+                              f'{format_mismatches(mismatches)}')
+    return layout
+
+
+def build_mindspore_network(spec: FCNSpec, layout: str):
+    """The MindSpore cell of ``spec`` in ``layout``, in inference mode, parameters at zero."""
+    if layout == 'mindspore_tutorial':
+        return build_mindspore_tutorial_fcn8s(spec.head.num_classes, spec.conv('conv1_1').norm)
+    if layout == 'mindspore':
+        return build_mindspore_fcn(spec)
+    raise ValueError(f'{layout!r} is not a MindSpore layout')
+
+
+def mindspore_arrays(state_dict: Dict[str, torch.Tensor], layout: str,
+                     what: str = 'the model'):
+    """``({MindSpore name: float32 array}, [mmseg keys not stored])`` for an mmseg state dict.
+    Raises :class:`~..names.KeyMapError` for keys the layout lacks."""
+    if layout not in LAYOUTS:
+        raise ValueError(f'unknown layout {layout!r}')
+    mapping, dropped = layout_key_map(state_dict.keys(), layout, what)
+    arrays = {name: state_dict[key].detach().cpu().contiguous().numpy()
+              for key, name in mapping.items()}
+    return arrays, dropped
+
+
+def check_saved(path: str, arrays: Dict[str, np.ndarray]) -> None:
+    """Read a written ``.ckpt`` back and require exactly ``arrays`` (names, shapes, bits)."""
+    saved = read_mindspore_checkpoint(path)
+    if set(saved) != set(arrays):
+        raise CheckpointError(f'{path}: written with other names than converted: '
+                              f'{format_keys(sorted(set(saved) ^ set(arrays)))}')
+    differ = [k for k, a in arrays.items() if not np.array_equal(saved[k], a)]
+    if differ:
+        raise CheckpointError(f'{path}: tensors changed while writing: {format_keys(differ)}')
+
+
+@dataclass
+class ConvertedCheckpoint:
+    """The outcome of :func:`convert_checkpoint`."""
+    cell: object
+    spec: FCNSpec
+    layout: str
+    arrays: Dict[str, np.ndarray]
+    dropped: List[str]
+    tutorial_mismatches: List[str] = field(default_factory=list)
+
+
+def convert_checkpoint(model: torch.nn.Module, out_ckpt: str, layout: str = 'auto',
+                       what: str = 'the model') -> ConvertedCheckpoint:
+    """Convert a loaded torch model into a MindSpore cell and write its ``.ckpt`` (checked)."""
+    spec = describe_fcn(model, what)
+    layout = choose_layout(spec, layout, what)
+    arrays, dropped = mindspore_arrays(inference_state_dict(model), layout, what)
+    cell = build_mindspore_network(spec, layout)
+    load_params_exact(cell, arrays, what)
+    save_mindspore_checkpoint(cell, out_ckpt)
+    check_saved(out_ckpt, arrays)
+    return ConvertedCheckpoint(cell, spec, layout, arrays, dropped, tutorial_mismatches(spec))
+
+
+class MindSporeExporter(Exporter):
+    """``<name>.ckpt`` + ``<name>.mindir`` + ``deploy.json`` + ``parity.json`` (see the module).
+
+    Args:
+        layout: ``'auto'`` (tutorial names for the tutorial network), ``'mindspore'`` or
+            ``'mindspore_tutorial'``.
+        mindir: export and check the MINDIR (default True).
+        **kwargs: see :class:`~..exporter.Exporter`.
+    """
+
+    backend = 'mindspore'
+    report_file = 'parity.json'
+
+    def __init__(self, *args, layout: str = 'auto', mindir: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layout, self.mindir = layout, mindir
+
+    def versions(self) -> Dict[str, str]:
+        return {**super().versions(), 'mindspore': mindspore.__version__}
+
+    def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
+        run_blocking()
+        ckpt = self.path('.ckpt')
+        conv = convert_checkpoint(model, ckpt, self.layout, self.config)
+        self.log(f'wrote {ckpt}: {len(conv.arrays)} tensors, layout {conv.layout!r}')
+        converted = [Converted('seeded', lambda x: run_cell(conv.cell, x))]
+        shape = [1, 3, *(self.input_size or (None, None))]
+        model_file = None  # a .ckpt alone is not deployable (the runtime has no network code)
+        if self.mindir:
+            model_file = export_mindir(conv.cell, shape, self.path('.mindir'))
+            graph = load_mindir(model_file)
+            converted.append(Converted('mindir', lambda x: run_cell(graph, x), self.input_size))
+            self.log(f'wrote {model_file} (input {shape})')
+        facts = {
+            'layout': conv.layout,
+            'tutorial_mismatches': conv.tutorial_mismatches,
+            'ckpt': ckpt,
+            'mindir_file': model_file,
+            'tensors': len(conv.arrays),
+            'values': int(sum(a.size for a in conv.arrays.values())),
+            'not_stored': conv.dropped,
+        }
+        return Exported(model_file, shape, converted, {'weights': ckpt}, facts)

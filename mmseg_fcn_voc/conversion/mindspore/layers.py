@@ -1,0 +1,143 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""MindSpore layers that compute what their torch counterparts compute: every argument explicit.
+
+MindSpore's defaults differ from torch's and would silently change results (``nn.Conv2d`` and
+``nn.Conv2dTranspose`` default to ``pad_mode='same'`` and no bias, ``nn.MaxPool2d`` to stride 1 and
+floor mode, BatchNorm momentum is ``1 - torch_momentum``), so each factory below passes every
+argument. Weights start at zero or at BN's identity: the converters load every parameter and check
+that none is left at its initial value. Weight layouts equal torch's: conv ``(out, in / groups, kh,
+kw)``, transposed conv ``(in, out / groups, kh, kw)``.
+
+Every layer also runs in a MINDIR exported with a dynamic height and width (``None`` dimensions).
+"""
+from mindspore import nn, ops
+
+from ..spec import ConvSpec, DeconvSpec, NormSpec, PoolSpec
+
+
+def _padding4(padding):
+    """torch ``(ph, pw)`` -> MindSpore ``(top, bottom, left, right)``."""
+    ph, pw = padding
+    return (ph, ph, pw, pw)
+
+
+def conv2d(spec: ConvSpec, weight_init='zeros') -> nn.Conv2d:
+    """``nn.Conv2d`` equal to ``torch.nn.Conv2d`` with the spec's explicit zero padding."""
+    return nn.Conv2d(
+        spec.in_channels,
+        spec.out_channels,
+        spec.kernel_size,
+        stride=spec.stride,
+        pad_mode='pad',
+        padding=_padding4(spec.padding),
+        dilation=spec.dilation,
+        group=spec.groups,
+        has_bias=spec.bias,
+        weight_init=weight_init,
+        bias_init='zeros' if spec.bias else None,
+        data_format='NCHW')
+
+
+def batch_norm2d(num_features: int, norm: NormSpec) -> nn.BatchNorm2d:
+    """``nn.BatchNorm2d`` equal to an eval-mode torch BN; momentum converted to ``1 - m``.
+
+    Parameters ``gamma``, ``beta``, ``moving_mean``, ``moving_variance`` hold torch's ``weight``,
+    ``bias``, ``running_mean``, ``running_var``. ``use_batch_statistics=None``: batch statistics
+    in training mode, the moving ones after ``set_train(False)``.
+    """
+    return nn.BatchNorm2d(
+        num_features,
+        eps=norm.eps,
+        momentum=1.0 - norm.momentum,
+        affine=True,
+        gamma_init='ones',
+        beta_init='zeros',
+        moving_mean_init='zeros',
+        moving_var_init='ones',
+        use_batch_statistics=None,
+        data_format='NCHW')
+
+
+class CeilMaxPool2d(nn.Cell):
+    """torch's ``MaxPool2d(k, s, ceil_mode=True)`` (no padding, ``k >= s``) as -inf padding of
+    ``s - 1`` rows/columns at the bottom/right followed by floor-mode ('valid') pooling.
+
+    Both give ``ceil((H - k) / s) + 1`` outputs with the same maxima: a last, partial window sees
+    the padded -inf only beside real values. Unlike ``nn.MaxPool2d(ceil_mode=True)``, this also runs
+    with dynamic input shapes (MindSpore 2.10's ceil-mode kernel fails there at run time).
+    (N, C, H, W) -> (N, C, ceil((H - kh) / sh) + 1, ceil((W - kw) / sw) + 1).
+    """
+
+    def __init__(self, spec: PoolSpec):
+        super().__init__()
+        (sh, sw) = spec.stride
+        self.pad = (0, sw - 1, 0, sh - 1)  # (left, right, top, bottom)
+        self.pool = nn.MaxPool2d(kernel_size=spec.kernel_size, stride=spec.stride,
+                                 pad_mode='valid', data_format='NCHW')
+
+    def construct(self, x):
+        return self.pool(ops.pad(x, self.pad, mode='constant', value=float('-inf')))
+
+
+def max_pool2d(spec: PoolSpec) -> nn.Cell:
+    """A MindSpore max pool equal to torch's ``nn.MaxPool2d`` of ``spec``.
+
+    Floor mode: ``nn.MaxPool2d(pad_mode='valid')``; ceil mode without padding (FCN's Caffe
+    geometry): :class:`CeilMaxPool2d`, which also runs with dynamic shapes; with padding:
+    ``nn.MaxPool2d(pad_mode='pad')`` (static shapes only).
+    """
+    if spec.ceil_mode and spec.padding == (0, 0) and all(
+            k >= s for k, s in zip(spec.kernel_size, spec.stride)):
+        return CeilMaxPool2d(spec)
+    explicit = spec.ceil_mode or spec.padding != (0, 0)
+    return nn.MaxPool2d(
+        kernel_size=spec.kernel_size,
+        stride=spec.stride,
+        pad_mode='pad' if explicit else 'valid',
+        padding=spec.padding if explicit else 0,
+        dilation=1,
+        return_indices=False,
+        ceil_mode=spec.ceil_mode,
+        data_format='NCHW')
+
+
+def conv_transpose2d(spec: DeconvSpec, weight_init='zeros') -> nn.Conv2dTranspose:
+    """``nn.Conv2dTranspose`` equal to ``torch.nn.ConvTranspose2d`` (``pad_mode='pad'``).
+
+    (N, C, H, W) -> (N, C', (H - 1) s - 2 p + k, ...).
+    """
+    return nn.Conv2dTranspose(
+        spec.in_channels,
+        spec.out_channels,
+        spec.kernel_size,
+        stride=spec.stride,
+        pad_mode='pad',
+        padding=_padding4(spec.padding),
+        output_padding=0,
+        dilation=1,
+        group=spec.groups,
+        has_bias=spec.bias,
+        weight_init=weight_init,
+        bias_init='zeros' if spec.bias else None)
+
+
+class ConvNormReLU(nn.Cell):
+    """conv -> [BatchNorm] -> [ReLU], the MindSpore form of one mmcv ``ConvModule``.
+
+    Parameters: ``conv.weight`` (and ``conv.bias``), ``bn.gamma|beta|moving_mean|moving_variance``.
+    (N, C_in, H, W) -> (N, C_out, H', W') as the conv's arguments give.
+    """
+
+    def __init__(self, spec: ConvSpec, weight_init='zeros'):
+        super().__init__()
+        self.conv = conv2d(spec, weight_init)
+        self.bn = batch_norm2d(spec.out_channels, spec.norm) if spec.norm else None
+        self.relu = nn.ReLU() if spec.relu else None
+
+    def construct(self, x):
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        if self.relu is not None:
+            x = self.relu(x)
+        return x

@@ -1,0 +1,31 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""What machine a figure was measured on: CPU model, vector ISA, threads (printed by benchmarks)."""
+import os
+import platform
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``lscpu``'s "Model name"), or the platform's processor string."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def onednn_isa() -> str:
+    """The ISA torch's CPU kernels use (``AVX512``, ``AVX2``, ...), with the ``ONEDNN_MAX_CPU_ISA``
+    cap when one is set (oneDNN then uses at most that ISA)."""
+    import torch
+    capability = torch.backends.cpu.get_cpu_capability()
+    cap = os.environ.get('ONEDNN_MAX_CPU_ISA')
+    return f'{capability} (ONEDNN_MAX_CPU_ISA={cap})' if cap else capability
+
+
+def machine_summary() -> str:
+    """``'CPU <model>, ISA <isa>, <n> torch threads'``."""
+    import torch
+    return f'CPU {cpu_model()}, ISA {onednn_isa()}, {torch.get_num_threads()} torch threads'

@@ -1,0 +1,177 @@
+"""Deployment on the demo data: the converted models (MindSpore MINDIR, ONNX), run by
+``converters/infer_deployed.py`` in an environment without torch or mmseg, predict what mmseg
+predicts and score what ``mim test`` scores. Both geometries, images of many sizes.
+
+The parity of the converted networks is computed here, not read from the converters' reports: the
+MINDIR in a ``GraphCell``, the ``.ckpt`` in a freshly built cell, the ONNX in onnxruntime, against
+the torch model run in this test.
+
+Slow: conversions of full VGG-16 FCNs and MindSpore/onnxruntime inference on CPU.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+MIM = osp.join(osp.dirname(sys.executable), 'mim')
+pytestmark = pytest.mark.slow
+
+#: (config, its val list): the demo's BN network ('same' geometry, padded to 32) and the paper's
+#: Caffe FCN-8s (pad 100, ceil pooling, crops; native size) on the paper's seg11valid.
+CASES = {
+    'same': ('configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py', 'val.txt'),
+    'caffe': ('configs/fcn8s_vgg16_voc.py', 'seg11valid.txt'),
+}
+
+
+def _env(**extra):
+    env = dict(os.environ, PYTHONUNBUFFERED='1', OMP_NUM_THREADS='2', **extra)
+    env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
+    return env
+
+
+def _run(args, env=None, timeout=1200):
+    proc = subprocess.run([str(a) for a in args], cwd=REPO, env=env or _env(),
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f'{args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
+    return proc.stdout + proc.stderr
+
+
+def _host_env(tmp_path):
+    from test_runtime import BLOCKER  # the same blocker as the runtime unit tests
+    site = tmp_path / 'host_site'
+    site.mkdir(exist_ok=True)
+    (site / 'sitecustomize.py').write_text(BLOCKER)
+    return _env(PYTHONPATH=str(site))  # the runtime is found next to the script, not installed
+
+
+def _data_options(data_root):
+    return [f'{k}.dataset.data_root={data_root}'
+            for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')] + [
+                'test_dataloader.num_workers=0', 'test_dataloader.persistent_workers=False']
+
+
+@pytest.fixture(scope='module', params=sorted(CASES))
+def case(request, demo_voc, random_fcn_checkpoint, tmp_path_factory):
+    """A random-weight checkpoint of the case's config, scored by ``mim test`` on the demo val."""
+    geometry = request.param
+    config, split = CASES[geometry]
+    ckpt = random_fcn_checkpoint(config, seed=3)
+    voc = osp.join(demo_voc, 'VOC2012')
+    ids = open(osp.join(voc, 'ImageSets/Segmentation', split)).read().split()
+    work = tmp_path_factory.mktemp(f'deploy_{geometry}')
+    images = work / 'images'
+    images.mkdir()
+    for i in ids:
+        os.link(osp.join(voc, 'JPEGImages', f'{i}.jpg'), images / f'{i}.jpg')
+    sizes = {Image.open(images / f'{i}.jpg').size for i in ids}
+    assert len(ids) % 2 == 1 or len(ids) >= 5 and len(sizes) >= 4  # many sizes, odd ones too
+    _run([MIM, 'test', 'mmseg', config, '--checkpoint', ckpt, '--work-dir', work / 'test',
+          '--cfg-options', *_data_options(demo_voc)])
+    logs = sorted(glob.glob(str(work / 'test' / '*' / '*.json')))
+    mim_metrics = json.loads(open(logs[-1]).read().strip().splitlines()[-1])
+    return dict(geometry=geometry, config=config, ckpt=ckpt, ids=ids, images=str(images),
+                labels=osp.join(voc, 'SegmentationClass'), work=work, mim=mim_metrics)
+
+
+@pytest.fixture(scope='module')
+def mmseg_predictions(case):
+    """``mmseg.apis.inference_model`` (what tools/infer.py runs) on every val image."""
+    from mmseg.apis import inference_model, init_model
+    model = init_model(osp.join(REPO, case['config']), case['ckpt'], device='cpu')
+    return {i: inference_model(model, osp.join(case['images'], f'{i}.jpg')).pred_sem_seg.data[
+        0].numpy() for i in case['ids']}
+
+
+def _assert_deployed_equals_mmseg(case, preds, out_dir):
+    agree = total = 0
+    for i in case['ids']:
+        with Image.open(osp.join(out_dir, f'{i}.png')) as img:
+            assert img.mode == 'P'  # a palette PNG, like VOC's labels
+            ours = np.array(img)
+        assert ours.shape == preds[i].shape, i
+        agree += int((ours == preds[i]).sum())
+        total += ours.size
+        assert osp.isfile(osp.join(out_dir, 'overlays', f'{i}.png'))
+    assert agree / total >= 0.9999, f'{agree}/{total} pixels agree with mmseg'
+    metrics = json.load(open(osp.join(out_dir, 'metrics.json')))
+    for key in ('aAcc', 'mAcc', 'mIoU', 'fwIoU'):
+        assert metrics[key] == pytest.approx(case['mim'][key], abs=0.01), key
+    assert osp.isfile(osp.join(out_dir, 'confusion_matrix.png'))
+    # the confusion matrix counts exactly the labelled pixels of the val images
+    labelled = sum(int((np.array(Image.open(osp.join(case['labels'], f'{i}.png'))) != 255).sum())
+                   for i in case['ids'])
+    assert int(np.load(osp.join(out_dir, 'confusion_matrix.npy')).sum()) == labelled
+
+
+def _torch_logits(case, size, seed=0):
+    from mmseg_fcn_voc.conversion.model_io import build_and_load
+    model = build_and_load(osp.join(REPO, case['config']), case['ckpt'])
+    x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(seed)) * 50
+    with torch.no_grad():
+        return x.numpy(), model(x, mode='tensor').numpy()
+
+
+def _assert_parity(out, ref):
+    assert out.shape == ref.shape
+    assert np.abs(out - ref).max() <= 1e-5 * np.abs(ref).max()
+    assert (out.argmax(1) == ref.argmax(1)).mean() >= 0.9999
+
+
+def test_mindspore_deployment(case, mmseg_predictions, tmp_path):
+    import mindspore as ms
+    from mindspore import nn
+
+    from mmseg_fcn_voc.conversion.describe import describe_fcn
+    from mmseg_fcn_voc.conversion.mindspore.export import build_mindspore_network
+    from mmseg_fcn_voc.conversion.mindspore.io import load_params_exact
+    from mmseg_fcn_voc.conversion.model_io import build_model
+    deploy_dir = case['work'] / 'mindspore'
+    _run([sys.executable, 'converters/to_mindspore.py', case['config'], case['ckpt'], '--out-dir',
+          deploy_dir, '--parity-size', '256', '256'])
+    name = osp.splitext(osp.basename(case['config']))[0]
+    # parity computed here, at a realistic size (Caffe: 456 px inside after the pad of 100):
+    # the dynamic MINDIR at two sizes, and the .ckpt loaded into a freshly built cell
+    graph = nn.GraphCell(ms.load(str(deploy_dir / f'{name}.mindir')))
+    for size in [(256, 256), (224, 320) if case['geometry'] == 'same' else (231, 317)]:
+        x, ref = _torch_logits(case, size)
+        _assert_parity(graph(ms.Tensor(x)).asnumpy(), ref)
+    layout = json.load(open(deploy_dir / 'parity.json'))['layout']
+    cell = build_mindspore_network(describe_fcn(build_model(osp.join(REPO, case['config']))),
+                                   layout)
+    params = ms.load_checkpoint(str(deploy_dir / f'{name}.ckpt'))
+    load_params_exact(cell, {k: v.asnumpy() for k, v in params.items()}, 'the written .ckpt')
+    x, ref = _torch_logits(case, (256, 256), seed=1)
+    _assert_parity(cell(ms.Tensor(x)).asnumpy(), ref)
+
+    out = tmp_path / 'out'
+    log = _run([sys.executable, 'converters/infer_deployed.py', deploy_dir, case['images'],
+                '--out-dir', out, '--labels', case['labels'], '--backend', 'mindspore'],
+               env=_host_env(tmp_path))
+    assert 'mIoU' in log and 'per class results' in log
+    _assert_deployed_equals_mmseg(case, mmseg_predictions, str(out))
+
+
+def test_onnx_deployment(case, mmseg_predictions, tmp_path):
+    import onnxruntime as ort
+    deploy_dir = case['work'] / 'onnx'
+    _run([sys.executable, 'converters/to_onnx.py', case['config'], case['ckpt'], '--out-dir',
+          deploy_dir, '--dynamic', '--parity-size', '256', '256'])
+    name = osp.splitext(osp.basename(case['config']))[0]
+    session = ort.InferenceSession(str(deploy_dir / f'{name}.onnx'),
+                                   providers=['CPUExecutionProvider'])
+    for size in [(256, 256), (160, 96) if case['geometry'] == 'same' else (123, 77)]:
+        x, ref = _torch_logits(case, size)
+        _assert_parity(session.run(['output'], {'input': x})[0], ref)
+    out = tmp_path / 'out'
+    _run([sys.executable, 'converters/infer_deployed.py', deploy_dir, case['images'], '--out-dir',
+          out, '--labels', case['labels']], env=_host_env(tmp_path))
+    _assert_deployed_equals_mmseg(case, mmseg_predictions, str(out))

@@ -1,0 +1,113 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""MindSpore conversion and inference speed against torch, in one run on this machine.
+
+    python tools/analysis_tools/benchmark_convert.py [--config configs/fcn8s_vgg16_voc.py]
+        [--size 512 512] [--repeats 3] [--skip-full]
+
+Writes an mmseg checkpoint of the config's model (random weights, untimed), then times:
+
+1. the checkpoint conversion to ``.ckpt`` exactly as ``converters/to_mindspore.py`` does it (strict
+   load of the .pth, mapping, loading every tensor into the MindSpore cell with the exactness
+   checks, writing the .ckpt with its sha256 and reading it back bit for bit); target < 30 s;
+2. one forward pass at ``--size`` (default 512x512): torch, MindSpore PyNative in its default launch
+   mode (kernels launched from a second thread that the Python thread busy-waits on), MindSpore
+   PyNative with ``launch_blocking()`` (what the converters and the runtime use), and the dynamic
+   MINDIR in a ``GraphCell``; each MindSpore time is printed as a ratio to torch's (target 1.5);
+3. unless ``--skip-full``: the whole ``to_mindspore`` run at its defaults (load, convert, dynamic
+   MINDIR, parity at 512x512 and at a second size); target < 60 s.
+
+The CPU model, ISA and thread counts are printed beside the figures.
+"""
+import argparse
+import os.path as osp
+import statistics
+import tempfile
+import time
+
+import mindspore as ms
+import torch
+
+from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter, convert_checkpoint
+from mmseg_fcn_voc.conversion.mindspore.io import export_mindir, load_mindir, run_cell
+from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model, save_checkpoint
+from mmseg_fcn_voc.conversion.parity import preprocess_image, random_image
+from mmseg_fcn_voc.utils.machine import machine_summary
+
+
+def random_checkpoint(config: str, path: str, seed: int = 0) -> int:
+    """Save the config's model with random (non-zero) weights; returns its number of values."""
+    torch.manual_seed(seed)
+    model = build_model(config)  # torch's default init: every score layer non-zero
+    state = model.state_dict()
+    save_checkpoint(state, path)
+    return sum(v.numel() for v in state.values() if v.is_floating_point())
+
+
+def median_time(fn, repeats):
+    fn()  # warm-up (allocators, graph compilation)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config', default='configs/fcn8s_vgg16_voc.py')
+    parser.add_argument('--size', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'))
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--skip-full', action='store_true',
+                        help='skip timing the whole to_mindspore run')
+    args = parser.parse_args(argv)
+    print(f'{args.config}; {machine_summary()}; MindSpore {ms.__version__}')
+
+    with tempfile.TemporaryDirectory() as work:
+        pth, ckpt = osp.join(work, 'bench.pth'), osp.join(work, 'bench.ckpt')
+        values = random_checkpoint(args.config, pth)
+        t0 = time.perf_counter()
+        model = build_and_load(args.config, pth)
+        t_load = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        conv = convert_checkpoint(model, ckpt, 'auto', args.config)
+        t_convert = time.perf_counter() - t0
+        print(f'\n{values:,} values, {len(conv.arrays)} tensors, layout {conv.layout!r}')
+        print(f'  load .pth (strict, sha256, CRC)           : {t_load:6.1f} s')
+        print(f'  map + load into cell + write/verify .ckpt : {t_convert:6.1f} s')
+        total = t_load + t_convert
+        print(f'  conversion total                          : {total:6.1f} s  (target < 30 s: '
+              f'{"met" if total < 30 else "MISSED"})')
+
+        h, w = args.size
+        x = preprocess_image(model, random_image(h, w, 0))
+        xn = x.numpy()
+        with torch.no_grad():
+            t_torch = median_time(lambda: model(x, mode='tensor'), args.repeats)
+        t_default = median_time(lambda: run_cell(conv.cell, xn), args.repeats)
+        ms.runtime.launch_blocking()
+        t_blocking = median_time(lambda: run_cell(conv.cell, xn), args.repeats)
+        graph = load_mindir(export_mindir(conv.cell, [1, 3, None, None],
+                                          osp.join(work, 'bench.mindir')))
+        t_graph = median_time(lambda: run_cell(graph, xn), args.repeats)
+        print(f'\nforward at {h}x{w}, median of {args.repeats} (after a warm-up):')
+        print(f'  torch                                     : {t_torch:6.2f} s')
+        for name, t in [('MindSpore PyNative, default launch', t_default),
+                        ('MindSpore PyNative, launch_blocking', t_blocking),
+                        ('MindSpore dynamic MINDIR (GraphCell)', t_graph)]:
+            print(f'  {name:42}: {t:6.2f} s  ratio to torch {t / t_torch:5.2f}  (target <= 1.5)')
+
+        if not args.skip_full:
+            t0 = time.perf_counter()
+            report = MindSporeExporter(args.config, pth, osp.join(work, 'out'),
+                                       log=lambda s: None).run()
+            t_full = time.perf_counter() - t0
+            steps = ', '.join(f'{k} {v:.1f} s' for k, v in report['timings_s'].items())
+            print(f'\nto_mindspore at its defaults (dynamic MINDIR, parity at '
+                  f'{report["parity_sizes"]}): {t_full:.1f} s  (target < 60 s; '
+                  f'{"passed" if report["passed"] else "FAILED"} parity): {steps}')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

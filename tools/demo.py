@@ -1,19 +1,26 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""The main job: the whole workflow on a generated VOC-format dataset, on CPU, in ~10 minutes.
+"""The main job: the whole workflow on a generated VOC-format dataset, on CPU, in minutes.
 
-    python tools/demo.py [--work-dir demo_run] [--num-images 100] [--seed 0] [--skip-convert]
+    python tools/demo.py [--work-dir demo_run] [--num-images 100] [--seed 0] [--max-iters N]
+        [--skip-convert]
 
 Each stage runs the command a user would type, and prints it first:
 
-1. ``tools/analysis_tools/model_summary.py``: every FCN config builds, with the published parameter counts;
-2. ``tools/dataset_converters/make_demo_voc.py``: a small dataset in the raw VOC 2012 / SBD / VOC 2011 layouts;
-3. ``tools/dataset_converters/prepare_voc.py``: converted into mmseg's layout (train_aug, val, seg11valid, ...);
-4. ``mim train mmseg``: FCN-8s (the BN variant, trainable from scratch) on train_aug;
+1. ``tools/analysis_tools/model_summary.py``: every FCN config builds, with the published counts;
+2. ``tools/dataset_converters/make_demo_voc.py``: a small dataset in the raw VOC 2012 / SBD /
+   VOC 2011 layouts;
+3. ``tools/dataset_converters/prepare_voc.py``: into mmseg's layout (train_aug, val, seg11valid);
+4. ``mim train mmseg``: FCN-8s (the BN variant, trainable from scratch) on train_aug; the final
+   checkpoint gets a ``.sha256`` sidecar (verified when the tools load it);
 5. ``mim test mmseg``: the four FCN metrics, the per-class table and the confusion-matrix picture;
 6. ``tools/infer.py``: prediction overlays over the val images in the VOC palette;
-7. ``converters/to_mindspore.py``: MindSpore checkpoint + MINDIR, with the parity report.
+7. ``converters/to_mindspore.py``: MindSpore checkpoint + dynamic-shape MINDIR + deploy.json, with
+   the parity report (seeded 512x512 input, a second size, and the val images);
+8. ``converters/infer_deployed.py``: the deployed MINDIR over the val images (numpy, Pillow and
+   MindSpore only), its mean IU printed beside mim test's.
 
-Re-running reuses the generated data (prepare_voc is idempotent) and retrains.
+Re-running reuses the generated data (prepare_voc is idempotent) and retrains. Exit status 0, or 1
+when a parity check failed or the deployed model does not score what mim test scored.
 """
 import argparse
 import glob
@@ -27,6 +34,8 @@ import time
 
 from rich.console import Console
 from rich.table import Table
+
+from fcn_voc_runtime.fileio import write_sha256_sidecar
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py'
@@ -68,10 +77,10 @@ def main(argv=None) -> int:
     run([py, 'tools/analysis_tools/model_summary.py'])
 
     raw, data_root = osp.join(work, 'raw'), osp.join(work, 'VOCdevkit')
-    run([py, 'tools/dataset_converters/make_demo_voc.py', '--out-dir', raw, '--num-images', args.num_images,
-         '--seed', args.seed])
-    run([py, 'tools/dataset_converters/prepare_voc.py', '--voc', osp.join(raw, 'VOCdevkit'), '--sbd',
-         osp.join(raw, 'benchmark_RELEASE'), '--voc2011', osp.join(raw, 'TrainVal'),
+    run([py, 'tools/dataset_converters/make_demo_voc.py', '--out-dir', raw, '--num-images',
+         args.num_images, '--seed', args.seed])
+    run([py, 'tools/dataset_converters/prepare_voc.py', '--voc', osp.join(raw, 'VOCdevkit'),
+         '--sbd', osp.join(raw, 'benchmark_RELEASE'), '--voc2011', osp.join(raw, 'TrainVal'),
          '--out-dir', data_root])
 
     train_dir = osp.join(work, 'train')
@@ -84,6 +93,7 @@ def main(argv=None) -> int:
     run([mim, 'train', 'mmseg', CONFIG, '--work-dir', train_dir, '--cfg-options', *train_opts])
     with open(osp.join(train_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
+    write_sha256_sidecar(checkpoint)  # as mmseg's publish_model would: verified on every load
 
     test_dir, figures = osp.join(work, 'test'), osp.join(work, 'figures')
     run([mim, 'test', 'mmseg', CONFIG, '--checkpoint', checkpoint, '--work-dir', test_dir,
@@ -102,28 +112,40 @@ def main(argv=None) -> int:
     run([py, 'tools/infer.py', CONFIG, checkpoint, val_images, '--out-dir', overlays, '--gt-dir',
          osp.join(data_root, 'VOC2012', 'SegmentationClass')])
 
-    parity = None
+    parity = deployed = None
+    labels = osp.join(data_root, 'VOC2012', 'SegmentationClass')
     if not args.skip_convert:
         ms_dir = osp.join(work, 'mindspore')
         run([py, 'converters/to_mindspore.py', CONFIG, checkpoint, '--out-dir', ms_dir,
-             '--input-size', '96', '96', '--images', val_images, '--labels',
-             osp.join(data_root, 'VOC2012', 'SegmentationClass'), '--max-images', '4'])
+             '--images', val_images, '--labels', labels])
         with open(osp.join(ms_dir, 'parity.json')) as f:
             parity = json.load(f)
+        deployed_dir = osp.join(work, 'deployed')
+        run([py, 'converters/infer_deployed.py', ms_dir, val_images, '--out-dir', deployed_dir,
+             '--labels', labels, '--backend', 'mindspore'])
+        with open(osp.join(deployed_dir, 'metrics.json')) as f:
+            deployed = json.load(f)
 
     table = Table(title=f'Demo finished in {(time.time() - start) / 60:.1f} min')
     table.add_column('result')
     table.add_column('value')
     for key in ('aAcc', 'mAcc', 'mIoU', 'fwIoU'):
-        table.add_row(f'val {key} (%)', f'{metrics[key]:.2f}')
+        table.add_row(f'val {key} (%), mim test' + (' | deployed MINDIR' if deployed else ''),
+                      f'{metrics[key]:.2f}' + (f' | {deployed[key]:.2f}' if deployed else ''))
     table.add_row('checkpoint', osp.relpath(checkpoint, REPO))
     table.add_row('confusion matrix', osp.relpath(osp.join(figures, 'confusion_matrix.png'), REPO))
     table.add_row('overlays (GT | prediction)', osp.relpath(overlays, REPO) + '/')
+    ok = True
     if parity is not None:
-        table.add_row('MindSpore parity', 'PASS' if parity.get('passed') else 'FAIL')
-        table.add_row('MindSpore files', osp.relpath(osp.join(work, 'mindspore'), REPO) + '/')
+        table.add_row('MindSpore parity', 'PASS' if parity['passed'] else 'FAIL')
+        table.add_row('MindSpore files (.ckpt, .mindir, deploy.json)',
+                      osp.relpath(osp.join(work, 'mindspore'), REPO) + '/')
+        same = all(abs(deployed[k] - metrics[k]) <= 0.01 for k in ('aAcc', 'mAcc', 'mIoU', 'fwIoU'))
+        table.add_row('deployed = mim test (0.01 points)', 'yes' if same else 'NO')
+        table.add_row('deployed predictions', osp.relpath(osp.join(work, 'deployed'), REPO) + '/')
+        ok = parity['passed'] and same
     console.print(table)
-    return 0 if parity is None or parity.get('passed') else 1
+    return 0 if ok else 1
 
 
 if __name__ == '__main__':

@@ -29,11 +29,11 @@ from ..references import format_mismatches, tutorial_mismatches
 from ..spec import FCNSpec
 from .fcn import build_mindspore_fcn
 from .io import (
+    configure_cpu,
     export_mindir,
     load_mindir,
     load_params_exact,
     read_mindspore_checkpoint,
-    run_blocking,
     run_cell,
     save_mindspore_checkpoint,
 )
@@ -133,12 +133,12 @@ class MindSporeExporter(Exporter):
     def __init__(self, *args, layout: str = 'auto', mindir: bool = True, **kwargs):
         super().__init__(*args, **kwargs)
         self.layout, self.mindir = layout, mindir
+        self.cpu_setup = configure_cpu()  # before any MindSpore kernel runs
 
     def versions(self) -> Dict[str, str]:
         return {**super().versions(), 'mindspore': mindspore.__version__}
 
     def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
-        run_blocking()
         ckpt = self.path('.ckpt')
         conv = convert_checkpoint(model, ckpt, self.layout, self.config)
         self.log(f'wrote {ckpt}: {len(conv.arrays)} tensors, layout {conv.layout!r}')
@@ -158,5 +158,6 @@ class MindSporeExporter(Exporter):
             'tensors': len(conv.arrays),
             'values': int(sum(a.size for a in conv.arrays.values())),
             'not_stored': conv.dropped,
+            'mindspore_cpu_setup': self.cpu_setup,
         }
         return Exported(model_file, shape, converted, {'weights': ckpt}, facts)

@@ -14,6 +14,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
+from fcn_voc_runtime.backends.mindspore import configure_cpu  # noqa: F401  (re-exported)
 from fcn_voc_runtime.errors import InputError
 from fcn_voc_runtime.fileio import atomic_output, verify_sha256, write_sha256_sidecar
 
@@ -33,19 +34,6 @@ OPTIMIZER_SCALARS = ('learning_rate', 'global_step', 'momentum', 'beta1_power', 
 def is_optimizer_entry(name: str) -> bool:
     """True for optimizer / training-loop entries of a MindSpore training checkpoint."""
     return name in OPTIMIZER_SCALARS or name.startswith(OPTIMIZER_PREFIXES)
-
-
-def run_blocking() -> None:
-    """Run PyNative kernels on the calling thread (``mindspore.runtime.launch_blocking``).
-
-    By default MindSpore's PyNative mode launches kernels from a second thread while the Python
-    thread busy-waits for it, so on a 2-core machine half the CPU spins. The converters and the
-    runtime call this once, before running any cell (see ``tools/analysis_tools/
-    benchmark_convert.py`` for the measured effect).
-    """
-    runtime = getattr(ms, 'runtime', None)
-    if runtime is not None and hasattr(runtime, 'launch_blocking'):
-        runtime.launch_blocking()
 
 
 def to_mindspore_params(arrays: Dict[str, np.ndarray]) -> Dict:

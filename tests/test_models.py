@@ -73,6 +73,20 @@ def test_fcn8s_matches_plain_caffe_network(build_model):
         # the identity resize in predict_by_feat changes nothing
         feats = model.extract_feat(x)
         assert torch.equal(model.decode_head.forward(feats, (h, w))[0], ours)
+        # tensor mode (what torch.onnx.export(model, x) calls): the same logits, input-sized
+        assert torch.equal(model(x, mode='tensor')[0], ours)
+
+
+@pytest.mark.parametrize('name', list(CAFFE))
+def test_tensor_mode_logits_have_the_input_size(name, build_model):
+    """``model(x, mode='tensor')`` has no image metas: the head still crops to exactly (H, W).
+
+    Before, a 1x1 input gave a 57x57 map; resizing such a map to the input size shifts it.
+    """
+    model = build_model(CAFFE[name][0], device='meta').eval()
+    for h, w in [(1, 1), (2, 3), (31, 64), (500, 375), (257, 1)]:
+        out = model(torch.empty(1, 3, h, w, device='meta'), mode='tensor')
+        assert tuple(out.shape) == (1, 21, h, w), (h, w)
 
 
 def test_init_weights_keeps_bilinear_and_zero_scores(build_model):

@@ -14,3 +14,9 @@ load_from = 'work_dirs/fcn32s_vgg16_voc/iter_100000.pth'  # where stage 1 ends
 caffe_lr = 1e-12
 voc_pixels = 500 * 375  # lr_mmseg = lr_caffe * N (see _base_/schedules/fcn_paper.py)
 optim_wrapper = dict(optimizer=dict(lr=caffe_lr * voc_pixels))
+# a missing load_from says to train the previous stage first
+custom_hooks = [
+    dict(type='InvalidLossGuardHook'),
+    dict(type='LoadFromHintHook',
+         hint='Train stage 1 first: mim train mmseg configs/fcn32s_vgg16_voc.py'),
+]

@@ -26,6 +26,14 @@ def mindspore_cpu_setup():
 
 
 @pytest.fixture(autouse=True)
+def fresh_message_hub(request):
+    """Each test gets its own current MessageHub: runtime info (the last training iteration, the
+    loop stage) that an earlier test's Runner recorded must not leak into the next test."""
+    from mmengine.logging import MessageHub
+    return MessageHub.get_instance(f'test:{request.node.nodeid}')
+
+
+@pytest.fixture(autouse=True)
 def mmseg_default_scope():
     """Each test starts in mmseg's scope (a Runner built with another scope must not leak)."""
     from mmengine.registry import DefaultScope
@@ -245,6 +253,34 @@ def demo_voc(tmp_path_factory):
                                sbd=str(raw / 'benchmark_RELEASE'),
                                voc2011=str(raw / 'TrainVal'), nproc=1), log=lambda *_: None)
     return str(out)
+
+
+@pytest.fixture(scope='session')
+def demo_split(demo_voc):
+    """A split of the demo data for scoring: 7 VOC-labelled images of 7 different sizes (an odd
+    number: a 2-process evaluation pads it). Returns ``(ann_file relative to data_root, ids)``."""
+    import os
+    rel = 'VOC2012/ImageSets/Segmentation/scoring7.txt'
+    with open(osp.join(demo_voc, 'VOC2012/ImageSets/Segmentation/trainval.txt')) as f:
+        ids = f.read().split()[:7]
+    path = osp.join(demo_voc, rel)
+    if not os.path.isfile(path):
+        with open(path, 'w') as f:
+            f.write('\n'.join(ids) + '\n')
+    return rel, ids
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for torchrun's rendezvous)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def port():
+    return free_port()
 
 
 def demo_cfg_options(data_root, work_dir, max_iters=2, extra=()):

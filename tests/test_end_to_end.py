@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,53 +70,107 @@ def test_mim_test_prints_four_metrics_and_table(trained, demo_voc, demo_cfg, tmp
     assert 'background' in out  # the per-class table
 
 
-def test_two_process_evaluation_equals_one_process(trained, demo_voc, demo_cfg, tmp_path):
-    """torchrun (gloo, 2 ranks): each rank contributes its confusion matrix; same result."""
-    _, ckpt = trained
-    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+def test_two_process_evaluation_counts_every_image_once(demo_voc, demo_split, demo_cfg,
+                                                       random_fcn_checkpoint, tmp_path, port):
+    """torchrun (gloo, 2 ranks) on 7 images of 7 sizes: the sampler pads rank 1 with a repeat,
+    which must be dropped. Each image counts once: the summed confusion matrix equals the
+    1-process one exactly, and its total is the number of labelled pixels of the 7 images (a rank
+    counting an image twice, or the whole set, would exceed it)."""
+    from PIL import Image
+    ckpt = random_fcn_checkpoint(CONFIG, seed=5)  # random weights: predictions vary everywhere
+    ann_file, ids = demo_split
+    labelled = sum(int((np.array(Image.open(osp.join(
+        demo_voc, 'VOC2012/SegmentationClass', f'{i}.png'))) != 255).sum()) for i in ids)
     import mmseg
     test_py = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'test.py')
-    _run([sys.executable, test_py, CONFIG, ckpt, '--work-dir', one, '--cfg-options',
-          *demo_cfg(demo_voc, one)])
-    _run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-          '--master_port=29533', test_py, CONFIG, ckpt, '--launcher', 'pytorch', '--work-dir',
-          two, '--cfg-options', *demo_cfg(demo_voc, two)])
-    m1, m2 = _test_metrics(one), _test_metrics(two)
+    runs = {}
+    for name, launch in (('one', [sys.executable, test_py]),
+                         ('two', [sys.executable, '-m', 'torch.distributed.run',
+                                  '--nproc_per_node=2', f'--master_port={port}', test_py])):
+        work = str(tmp_path / name)
+        extra = [f'test_dataloader.dataset.ann_file={ann_file}',
+                 f'test_evaluator.output_dir={work}/cm']
+        _run(launch + [CONFIG, ckpt, '--work-dir', work]
+             + (['--launcher', 'pytorch'] if name == 'two' else [])
+             + ['--cfg-options', *demo_cfg(demo_voc, work, extra=extra)])
+        runs[name] = (_test_metrics(work), np.load(osp.join(work, 'cm', 'confusion_matrix.npy')))
+    (m1, h1), (m2, h2) = runs['one'], runs['two']
+    assert int(h1.sum()) == labelled and int(h2.sum()) == labelled
+    np.testing.assert_array_equal(h2, h1)
+    assert len(np.unique(h1.argmax(1))) > 1  # not a constant prediction
     for key in ('aAcc', 'mAcc', 'mIoU', 'fwIoU'):
         assert m2[key] == pytest.approx(m1[key], abs=1e-9), key
 
 
-def test_mim_train_distributed_on_cpu(demo_voc, demo_cfg, tmp_path):
+def test_mim_train_distributed_on_cpu(demo_voc, demo_cfg, tmp_path, port):
     """`mim train ... --launcher pytorch --gpus 2` runs two gloo ranks on CPU."""
     work_dir = str(tmp_path)
     out = _run([MIM, 'train', 'mmseg', CONFIG, '--launcher', 'pytorch', '--gpus', '2',
-                '--port', '29541', '--work-dir', work_dir, '--cfg-options',
+                '--port', str(port), '--work-dir', work_dir, '--cfg-options',
                 *demo_cfg(demo_voc, work_dir, max_iters=2)])
     # mmengine's environment report: two ranks really ran ("GPU number" is its world size)
     assert 'Distributed training: True' in out and 'GPU number: 2' in out
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
 
 
-def test_sigkill_then_resume_finishes(demo_voc, demo_cfg, tmp_path):
-    work_dir = str(tmp_path)
-    opts = demo_cfg(demo_voc, work_dir, max_iters=6,
-                    extra=['default_hooks.checkpoint.interval=2', 'train_cfg.val_interval=100'])
-    args = [MIM, 'train', 'mmseg', CONFIG, '--work-dir', work_dir, '--cfg-options', *opts]
-    proc = subprocess.Popen(args, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
+def _losses(work_dir):
+    """``{iteration: loss}`` from every run's ``vis_data/scalars.json`` under ``work_dir``."""
+    losses = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))):
+        for line in open(path):
+            entry = json.loads(line)
+            if 'loss' in entry:
+                losses[entry['step']] = entry['loss']
+    return losses
+
+
+def test_sigkill_then_resume_continues_where_it_stopped(demo_voc, demo_cfg, tmp_path):
+    """A run killed after a checkpoint continues from that checkpoint's iteration (> 0), and its
+    losses and final weights equal an uninterrupted run's with the same seed.
+
+    Tolerance: the two runs do the same float32 operations in the same order on the same machine
+    (data: mmengine replays the skipped batches through the same seeded pipeline; optimizer state,
+    schedulers and message hub come from the checkpoint), so they agree to float32 rounding; 1e-5
+    relative allows for reductions whose order may vary between processes."""
+    extra = ['default_hooks.checkpoint.interval=2', 'train_cfg.val_interval=100',
+             'default_hooks.logger.interval=1']
+    ref_dir, work_dir = str(tmp_path / 'ref'), str(tmp_path / 'killed')
+
+    def args(work):
+        return [MIM, 'train', 'mmseg', CONFIG, '--work-dir', work, '--cfg-options',
+                *demo_cfg(demo_voc, work, max_iters=6, extra=extra)]
+
+    _run(args(ref_dir))
+    reference = _losses(ref_dir)
+    assert sorted(reference) == [1, 2, 3, 4, 5, 6]
+
+    proc = subprocess.Popen(args(work_dir), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     marker = osp.join(work_dir, 'last_checkpoint')  # written after a checkpoint is complete
     deadline = time.time() + 600
     while not osp.isfile(marker) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.2)
     assert proc.poll() is None, 'training ended before it could be killed'
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not osp.isfile(osp.join(work_dir, 'iter_6.pth'))
-    out = _run(args + ['--resume'])
-    assert 'resumed' in out.lower() or 'Load checkpoint' in out or 'load checkpoint' in out
-    assert osp.isfile(osp.join(work_dir, 'iter_6.pth'))
-    ckpt = torch.load(osp.join(work_dir, 'iter_6.pth'), map_location='cpu')
-    assert ckpt['meta']['iter'] == 6
+    last = open(marker).read().strip()
+    resumed_at = torch.load(last, map_location='cpu')['meta']['iter']
+    assert 0 < resumed_at < 6 and last.endswith(f'iter_{resumed_at}.pth')
+
+    out = _run(args(work_dir) + ['--resume'])
+    assert f'resumed epoch: 0, iter: {resumed_at}' in out  # mmengine's own report
+    after = {k: v for k, v in _losses(work_dir).items() if k > resumed_at}
+    assert sorted(after) == list(range(resumed_at + 1, 7))  # continued, not restarted at 1
+    for step, loss in after.items():
+        assert loss == pytest.approx(reference[step], rel=1e-5), step
+    final = torch.load(osp.join(work_dir, 'iter_6.pth'), map_location='cpu')
+    expected = torch.load(osp.join(ref_dir, 'iter_6.pth'), map_location='cpu')
+    assert final['meta']['iter'] == 6
+    for key, value in expected['state_dict'].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(final['state_dict'][key], value, rtol=1e-5,
+                                       atol=1e-5 * float(value.abs().max()) + 1e-12, msg=key)
 
 
 def test_inference_apis_and_infer_tool(trained, demo_voc, tmp_path):

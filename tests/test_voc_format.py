@@ -31,6 +31,9 @@ def test_palette_matches_the_voc_colour_map():
     official = bit_colour_map()
     np.testing.assert_array_equal(palette[:21], official[:21])
     assert tuple(palette[255]) == tuple(official[255]) == (224, 224, 192)
+    # a few colours written out: aeroplane, bicycle, boat, person, tvmonitor
+    assert [tuple(palette[c]) for c in (1, 2, 4, 15, 20)] == [
+        (128, 0, 0), (0, 128, 0), (0, 0, 128), (192, 128, 128), (0, 64, 128)]
     assert vf.NUM_VOC_CLASSES == 21 and vf.VOC_CLASSES[0] == 'background'
     assert vf.VOC_CLASSES[15] == 'person'
 

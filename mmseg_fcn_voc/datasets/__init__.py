@@ -9,6 +9,7 @@ Offline preparation of the official archives lives in :mod:`mmseg_fcn_voc.data_p
 demo dataset in :mod:`mmseg_fcn_voc.testing.demo_voc`.
 """
 from .transforms import LoadSBDAnnotations
+from .voc import FCNVOCDataset
 from .voc_format import (
                          NUM_VOC_CLASSES,
                          VOC_CLASSES,
@@ -26,7 +27,7 @@ from .voc_format import (
 )
 
 __all__ = [
-    'LoadSBDAnnotations', 'NUM_VOC_CLASSES', 'VOC_CLASSES', 'VOID_LABEL', 'VOCFormatError',
+    'FCNVOCDataset', 'LoadSBDAnnotations', 'NUM_VOC_CLASSES', 'VOC_CLASSES', 'VOID_LABEL', 'VOCFormatError',
     'read_image', 'read_label', 'read_label_png', 'read_sbd_mat', 'read_split', 'validate_sample',
     'voc_palette', 'write_label_png', 'write_split'
 ]

@@ -97,6 +97,8 @@ def main(argv=None) -> int:
              for k in ('aAcc', 'mAcc', 'mIoU')}
 
     h, w = args.size
+    from mmseg_fcn_voc.utils.machine import machine_summary
+    print(machine_summary())
     print(f'{args.num_images} images of {h}x{w}, {args.num_classes} classes, '
           f'{torch.get_num_threads()} torch threads, median of {args.rounds} interleaved rounds')
     print(f'  mmseg IoUMetric.process   {1e3 * t_theirs:8.3f} ms/image')

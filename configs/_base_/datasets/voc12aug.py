@@ -8,7 +8,8 @@
 #                 test_dataloader.dataset.data_root=DIR
 # Normalisation belongs to the model's data_preprocessor, not to this pipeline.
 
-dataset_type = 'PascalVOCDataset'
+# mmseg's PascalVOCDataset, with errors that say how to make a missing split
+dataset_type = 'FCNVOCDataset'
 data_root = 'data/VOCdevkit'
 crop_size = (512, 512)
 train_pipeline = [

@@ -11,7 +11,10 @@
 # data_root elsewhere with --cfg-options train_dataloader.dataset.data_root=DIR
 # val_dataloader.dataset.data_root=DIR test_dataloader.dataset.data_root=DIR.
 
-dataset_type = 'PascalVOCDataset'
+# mmseg's PascalVOCDataset, with errors that say how to make a missing split
+dataset_type = 'FCNVOCDataset'
+prepare_hint = ('python tools/dataset_converters/prepare_voc.py --voc VOCtrainval_11-May-2012.tar '
+                '--sbd benchmark.tgz --voc2011 VOCtrainval_25-May-2011.tar --out-dir data/VOCdevkit')
 data_root = 'data/VOCdevkit'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -30,6 +33,7 @@ train_dataloader = dict(
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
+        prepare_hint=prepare_hint,
         data_root=data_root,
         data_prefix=dict(
             img_path='VOC2012/JPEGImages', seg_map_path='VOC2012/SegmentationClassSBD'),
@@ -42,6 +46,7 @@ val_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
+        prepare_hint=prepare_hint,
         data_root=data_root,
         data_prefix=dict(img_path='VOC2012/JPEGImages', seg_map_path='VOC2012/SegmentationClass'),
         ann_file='VOC2012/ImageSets/Segmentation/seg11valid.txt',

@@ -1,5 +1,6 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """VGG-16 with fc6/fc7 as convolutions: the FCN backbone."""
+import os.path as osp
 from typing import Optional, Sequence, Tuple, Union
 
 from mmcv.cnn import ConvModule
@@ -143,6 +144,20 @@ class FCNVGG(BaseModule):
             if level in self.out_indices:
                 outs.append(x)
         return FeatureMaps(outs, size)
+
+    def init_weights(self) -> None:
+        """mmengine's init; a missing pretrained file is reported with how to make it."""
+        init = self.init_cfg if isinstance(self.init_cfg, dict) else {}
+        checkpoint = init.get('checkpoint')
+        if init.get('type') == 'Pretrained' and isinstance(checkpoint, str) \
+                and '://' not in checkpoint and not osp.isfile(checkpoint):
+            raise FileNotFoundError(
+                f'{checkpoint}: the pretrained VGG-16 backbone (backbone.init_cfg) does not exist. '
+                'Make it from the ImageNet VGG-16 weights with '
+                f'`python tools/model_converters/vgg2mmseg.py vgg16-397923af.pth {checkpoint} '
+                '--source torchvision` (or --source caffe for vgg16_from_caffe.pth), or set '
+                'model.backbone.init_cfg=None to train from scratch.')
+        super().init_weights()
 
     def _freeze_stages(self) -> None:
         for level in range(min(self.frozen_stages, len(self.stage_layers))):

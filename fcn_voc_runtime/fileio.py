@@ -95,14 +95,19 @@ def list_images(path: PathLike) -> List[str]:
 SHA256_SUFFIX = '.sha256'
 
 
-def file_sha256(path: PathLike, chunk_size: int = 1 << 22) -> str:
-    """The hex sha256 of a file's bytes."""
+def file_digest(path: PathLike, algorithm: str = 'sha256', chunk_size: int = 1 << 22) -> str:
+    """The hex digest of a file's bytes (``hashlib`` algorithm name), read in chunks."""
     import hashlib
-    digest = hashlib.sha256()
+    digest = hashlib.new(algorithm)
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(chunk_size), b''):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def file_sha256(path: PathLike) -> str:
+    """The hex sha256 of a file's bytes."""
+    return file_digest(path, 'sha256')
 
 
 def write_sha256_sidecar(path: PathLike) -> str:

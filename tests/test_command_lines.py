@@ -30,6 +30,7 @@ COMMANDS = {
     'tools/run_tests.sh': 'test_run_tests_collects',
     'tools/setup_env.sh': 'test_setup_env_second_run_does_nothing',
     'tools/analysis_tools/benchmark_convert.py': 'test_benchmarks_at_tiny_sizes',
+    'tools/analysis_tools/benchmark_deploy.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_forward.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_metric.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_train.py': 'test_benchmarks_at_tiny_sizes',
@@ -142,6 +143,10 @@ def test_benchmarks_at_tiny_sizes():
     assert convert.returncode == 0, convert.stderr[-3000:]
     for text in (cpu, 'conversion total', 'launch_blocking', 'ratio to torch'):
         assert text in convert.stdout, text
+    deploy = run([sys.executable, 'tools/analysis_tools/benchmark_deploy.py', '--config',
+                  'configs/fcn8s_vgg16bn_voc.py', '--num-images', 2, '--backend', 'onnxruntime'])
+    assert deploy.returncode == 0, deploy.stderr[-3000:]
+    assert 'ratio deployed / mmseg' in deploy.stdout and cpu in deploy.stdout
 
 
 def test_run_demo_tiny(tmp_path):

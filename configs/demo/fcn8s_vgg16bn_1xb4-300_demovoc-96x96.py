@@ -44,8 +44,10 @@ test_evaluator = val_evaluator
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    # from scratch in a few hundred iterations: AdamW converges far faster than SGD here
-    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=1e-4),
+    # from scratch in a few hundred iterations: AdamW converges far faster than SGD here.
+    # fused=True: torch's fused CPU kernel; the default per-tensor loop over VGG's 134M parameters
+    # took ~1.4 s per step on 2 cores, about half of each training iteration, fused ~0.15 s.
+    optimizer=dict(type='AdamW', lr=5e-4, betas=(0.9, 0.999), weight_decay=1e-4, fused=True),
     clip_grad=dict(max_norm=10.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, begin=0, end=30, by_epoch=False),

@@ -35,21 +35,28 @@ def configure_cpu() -> dict:
     if _configured is not None:
         return _configured
     import mindspore as ms
-    done = {'isa_cap': None, 'launch_blocking': False}
-    lib = osp.join(osp.dirname(ms.__file__), 'lib', 'libdnnl.so.3')
-    if 'ONEDNN_MAX_CPU_ISA' not in os.environ and platform.machine() in ('x86_64', 'AMD64') \
-            and osp.isfile(lib):
-        try:
-            if ctypes.CDLL(lib).dnnl_set_max_cpu_isa(DNNL_CPU_ISA_AVX2) == 0:
-                done['isa_cap'] = 'AVX2'
-        except (OSError, AttributeError):
-            pass  # another oneDNN build: keep its defaults
+    done = {'isa_cap': cap_onednn_isa(), 'launch_blocking': False}
     runtime = getattr(ms, 'runtime', None)
     if runtime is not None and hasattr(runtime, 'launch_blocking'):
         runtime.launch_blocking()
         done['launch_blocking'] = True
     _configured = done
     return done
+
+
+def cap_onednn_isa():
+    """Cap MindSpore's own oneDNN at AVX2 (see :func:`configure_cpu`); returns ``'AVX2'`` when
+    capped, None when left alone (a user's ``ONEDNN_MAX_CPU_ISA``, not x86, another build, or
+    MindSpore already ran a kernel)."""
+    import mindspore as ms
+    lib = osp.join(osp.dirname(ms.__file__), 'lib', 'libdnnl.so.3')
+    if 'ONEDNN_MAX_CPU_ISA' in os.environ or platform.machine() not in ('x86_64', 'AMD64') \
+            or not osp.isfile(lib):
+        return None
+    try:
+        return 'AVX2' if ctypes.CDLL(lib).dnnl_set_max_cpu_isa(DNNL_CPU_ISA_AVX2) == 0 else None
+    except (OSError, AttributeError):
+        return None  # another oneDNN build: keep its defaults
 
 
 class MindSporeModel:

@@ -1,6 +1,5 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """Resumable, checksum-verified downloads of the official VOC / SBD archives."""
-import hashlib
 import os
 import os.path as osp
 import re
@@ -12,6 +11,7 @@ from http.client import HTTPException
 from typing import Callable, Dict, Optional
 
 from fcn_voc_runtime.errors import InputError
+from fcn_voc_runtime.fileio import file_digest
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,9 @@ class DownloadError(InputError):
     """A download that failed for good (after retries) or whose checksum does not match."""
 
 
-def file_md5(path: str, chunk_size: int = 1 << 22) -> str:
-    """The md5 hex digest of a file, read in chunks."""
-    digest = hashlib.md5()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk_size), b''):
-            digest.update(block)
-    return digest.hexdigest()
+def file_md5(path: str) -> str:
+    """The md5 hex digest of a file (the official archives publish md5 sums)."""
+    return file_digest(path, 'md5')
 
 
 ProgressCallback = Callable[[int, Optional[int]], None]  # (bytes done, total bytes or None)

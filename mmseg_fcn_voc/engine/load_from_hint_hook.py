@@ -3,7 +3,6 @@
 import os.path as osp
 
 from mmengine.hooks import Hook
-
 from mmseg.registry import HOOKS
 
 

@@ -12,7 +12,10 @@ Writes an mmseg checkpoint of the config's model (random weights, untimed), then
 2. one forward pass at ``--size`` (default 512x512): torch, MindSpore PyNative in its default launch
    mode (kernels launched from a second thread that the Python thread busy-waits on), MindSpore
    PyNative with ``launch_blocking()`` (what the converters and the runtime use), and the dynamic
-   MINDIR in a ``GraphCell``; each MindSpore time is printed as a ratio to torch's (target 1.5);
+   MINDIR in a ``GraphCell``; each MindSpore time is printed as a ratio to torch's (target 1.5).
+   MindSpore's oneDNN is capped at AVX2 first, as the converters do; one 256->256 3x3 convolution
+   at 64x64 is also timed in a child process without the cap, to show the AVX-512 reference
+   kernel it avoids;
 3. unless ``--skip-full``: the whole ``to_mindspore`` run at its defaults (load, convert, dynamic
    MINDIR, parity at 512x512 and at a second size); target < 60 s.
 
@@ -21,12 +24,15 @@ The CPU model, ISA and thread counts are printed beside the figures.
 import argparse
 import os.path as osp
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
 import mindspore as ms
 import torch
 
+from fcn_voc_runtime.backends.mindspore import cap_onednn_isa
 from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter, convert_checkpoint
 from mmseg_fcn_voc.conversion.mindspore.io import export_mindir, load_mindir, run_cell
 from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model, save_checkpoint
@@ -41,6 +47,26 @@ def random_checkpoint(config: str, path: str, seed: int = 0) -> int:
     state = model.state_dict()
     save_checkpoint(state, path)
     return sum(v.numel() for v in state.values() if v.is_floating_point())
+
+
+CONV_SNIPPET = """
+import time, numpy as np, mindspore as ms
+from mindspore import nn, Tensor
+if {cap}:
+    from fcn_voc_runtime.backends.mindspore import cap_onednn_isa
+    cap_onednn_isa()
+net = nn.Conv2d(256, 256, 3, pad_mode='pad', padding=1, has_bias=True)
+x = Tensor(np.random.rand(1, 256, 64, 64).astype(np.float32))
+net(x).asnumpy()
+t0 = time.perf_counter(); net(x).asnumpy(); print(time.perf_counter() - t0)
+"""
+
+
+def conv_seconds(cap: bool) -> str:
+    """One MindSpore 3x3 convolution in a fresh process (the ISA cap is per process)."""
+    proc = subprocess.run([sys.executable, '-c', CONV_SNIPPET.format(cap=cap)],
+                          capture_output=True, text=True, timeout=600)
+    return proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 else 'failed'
 
 
 def median_time(fn, repeats):
@@ -61,7 +87,11 @@ def main(argv=None):
     parser.add_argument('--skip-full', action='store_true',
                         help='skip timing the whole to_mindspore run')
     args = parser.parse_args(argv)
-    print(f'{args.config}; {machine_summary()}; MindSpore {ms.__version__}')
+    cap = cap_onednn_isa()  # before any MindSpore kernel, as the converters do
+    print(f'{args.config}; {machine_summary()}; MindSpore {ms.__version__}, its oneDNN capped at '
+          f'{cap or "nothing (left as is)"}')
+    print(f'MindSpore 256->256 3x3 conv at 64x64: {conv_seconds(False)} s with its default ISA, '
+          f'{conv_seconds(True)} s capped at AVX2')
 
     with tempfile.TemporaryDirectory() as work:
         pth, ckpt = osp.join(work, 'bench.pth'), osp.join(work, 'bench.ckpt')

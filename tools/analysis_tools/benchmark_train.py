@@ -59,8 +59,14 @@ def median_time(fn, repeats):
 def layer_table(model, x, repeats):
     """``[(name, module type, input shape, forward s, backward s)]`` for every timed layer."""
     inputs = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: inputs.setdefault(n, i[0].detach()))
-             for n, m in model.named_modules() if isinstance(m, TIMED)]
+
+    def keep_input(name):
+        def hook(module, args, output):
+            inputs.setdefault(name, args[0].detach())  # returns None: the output is unchanged
+        return hook
+
+    hooks = [m.register_forward_hook(keep_input(n)) for n, m in model.named_modules()
+             if isinstance(m, TIMED)]
     with torch.no_grad():
         model.decode_head(model.backbone(x), tuple(x.shape[-2:]))
     for h in hooks:
@@ -71,15 +77,15 @@ def layer_table(model, x, repeats):
         module = modules[name]
         params = [p for p in module.parameters() if p.requires_grad]
         grad_in = inp.clone().requires_grad_()
-        out = module(grad_in)
-        grad_out = torch.randn_like(out)
+        with torch.no_grad():
+            grad_out = torch.randn_like(module(inp.clone()))
 
         def forward():
             with torch.no_grad():
-                module(inp)
+                module(inp.clone())  # clone: mmcv's ReLUs are in place
 
         def backward():
-            out = module(grad_in)
+            out = module(grad_in.clone())
             torch.autograd.grad(out, [grad_in, *params], grad_out)
 
         fwd = median_time(forward, repeats)
@@ -99,9 +105,10 @@ def plain_loop(model, items, batch, optim_type, optim_kwargs):
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         t0 = time.perf_counter()
-        x = pre(dict(inputs=[it['inputs'] for it in chunk],
-                     data_samples=[it['data_samples'] for it in chunk]), training=True)['inputs']
-        y = torch.cat([it['data_samples'].gt_sem_seg.data for it in chunk])
+        data = pre(dict(inputs=[it['inputs'] for it in chunk],
+                        data_samples=[it['data_samples'] for it in chunk]), training=True)
+        x = data['inputs']  # labels padded like the images (255) when the preprocessor pads
+        y = torch.cat([sample.gt_sem_seg.data for sample in data['data_samples']])
         logits = model.decode_head(model.backbone(x), tuple(x.shape[-2:]))
         loss = F.cross_entropy(logits, y, ignore_index=ignore)
         opt.zero_grad()
@@ -145,6 +152,9 @@ def main(argv=None):
     parser.add_argument('--cliff', type=float, default=5.0,
                         help='flag layers whose backward exceeds this multiple of the forward')
     parser.add_argument('--skip-runner', action='store_true', help='only the layer table')
+    parser.add_argument('--plain-fc6', action='store_true',
+                        help="fc6 as a plain nn.Conv2d (conv_cfg=dict(type='Conv2d')) instead of "
+                        'SmallMapConv2d, to see the cliff it avoids')
     args = parser.parse_args(argv)
 
     from mmengine.config import Config
@@ -155,14 +165,19 @@ def main(argv=None):
     register_all_modules()
     cfg = Config.fromfile(args.config)
     cfg.model.backbone.init_cfg = None
+    if args.plain_fc6:
+        cfg.model.backbone.conv_cfg = dict(type='Conv2d')
     if 'fc_dropout' in cfg.model.backbone:
         cfg.model.backbone.fc_dropout = 0.0  # dropout masks are random: keep both loops identical
     size, n = tuple(args.size), args.iters + 1
     optim_cfg = dict(cfg.optim_wrapper.optimizer)
     optim_type = optim_cfg.pop('type')
-    print(f'{args.config}: training at {size[0]}x{size[1]}, batch {args.batch}, {optim_type}; '
+    print(f'{args.config}{" (plain fc6)" if args.plain_fc6 else ""}: training at '
+          f'{size[0]}x{size[1]}, batch {args.batch}, {optim_type}; '
           f'{machine_summary()}')
 
+    from mmengine.logging import MMLogger
+    MMLogger.get_current_instance().setLevel('WARNING')  # no per-layer init report
     model = MODELS.build(cfg.model)
     model.init_weights()
     for name in ('conv_seg', 'score_pool4', 'score_pool3'):  # non-zero: real gradients everywhere
@@ -178,19 +193,21 @@ def main(argv=None):
     model.train()
     rows = layer_table(model, x, args.repeats)
     print(f'\nPer layer (median of {args.repeats}; backward = input and weight gradients):')
-    print(f'{"layer":34} {"type":16} {"input":22} {"fwd ms":>9} {"bwd ms":>9} {"bwd/fwd":>8}')
+    print(f'{"layer":34} {"type":24} {"input":22} {"fwd ms":>9} {"bwd ms":>9} {"bwd/fwd":>8}')
     cliffs = []
     for name, kind, shape, fwd, bwd in rows:
         ratio = bwd / fwd if fwd > 0 else float('inf')
-        flag = '  <-- CLIFF' if ratio > args.cliff and bwd > 1e-3 else ''
+        # a cliff costs real time: more than --cliff x the forward and over 10 ms
+        flag = '  <-- CLIFF' if ratio > args.cliff and bwd > 0.01 else ''
         if flag:
             cliffs.append(name)
-        print(f'{name:34} {kind:16} {str(shape):22} {fwd * 1e3:9.2f} {bwd * 1e3:9.2f} '
+        print(f'{name:34} {kind:24} {str(shape):22} {fwd * 1e3:9.2f} {bwd * 1e3:9.2f} '
               f'{ratio:8.1f}{flag}')
     total_fwd, total_bwd = sum(r[3] for r in rows), sum(r[4] for r in rows)
-    print(f'{"total":74} {total_fwd * 1e3:9.1f} {total_bwd * 1e3:9.1f} '
+    print(f'{"total":82} {total_fwd * 1e3:9.1f} {total_bwd * 1e3:9.1f} '
           f'{total_bwd / total_fwd:8.1f}')
-    print(f'layers with backward > {args.cliff:g}x forward: {", ".join(cliffs) or "none"}')
+    print(f'layers with backward > {args.cliff:g}x forward (and > 10 ms): '
+          f'{", ".join(cliffs) or "none"}')
 
     with torch.no_grad():
         model.eval()

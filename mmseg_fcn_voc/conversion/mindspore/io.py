@@ -15,10 +15,9 @@ import numpy as np
 from mindspore import nn
 
 from fcn_voc_runtime.backends.mindspore import configure_cpu  # noqa: F401  (re-exported)
-from fcn_voc_runtime.errors import InputError
-from fcn_voc_runtime.fileio import atomic_output, verify_sha256, write_sha256_sidecar
+from fcn_voc_runtime.fileio import atomic_output, write_sha256_sidecar
 
-from ..model_io import CheckpointError
+from ..model_io import CheckpointError, verify_checkpoint_file
 from ..names import compare_keys, format_keys, key_mismatch
 
 #: Entries of training checkpoints that are optimizer / loop state, not network weights: MindSpore's
@@ -128,12 +127,7 @@ def load_mindspore_checkpoint(path: str) -> Dict:
         CheckpointError: the file is missing, does not match its declared sha256, is truncated or
             corrupted, empty, or larger than the memory available to read it.
     """
-    if not osp.isfile(path):
-        raise CheckpointError(f'{path}: no such MindSpore checkpoint file')
-    try:
-        verify_sha256(path)
-    except InputError as e:
-        raise CheckpointError(str(e)) from e
+    verify_checkpoint_file(path)  # exists, matches its declared sha256
     try:
         with _page_cache_counts_as_available():
             params = ms.load_checkpoint(path)

@@ -1,0 +1,88 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""The deployed model's throughput against mmseg's, on the same images, in one run.
+
+    python tools/analysis_tools/benchmark_deploy.py [--config configs/fcn8s_vgg16_voc.py]
+        [--num-images 20] [--backend mindspore|onnxruntime]
+
+Converts a random-weight checkpoint of the config (``to_mindspore`` / ``to_onnx --dynamic``, one
+model for every size), writes ``--num-images`` JPEGs of VOC-like sizes (about 500x375, each a little
+different), then times, over the same images: mmseg's ``inference_model`` (what ``tools/infer.py``
+runs) and the runtime's ``Predictor`` (what ``converters/infer_deployed.py`` runs: decoding,
+preprocessing, the backend, argmax). Prints images per second of both and their ratio (target:
+deployed >= 0.8x mmseg), with the CPU model and ISA, and the pixel agreement of the predictions.
+"""
+import argparse
+import os.path as osp
+import tempfile
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mmseg_fcn_voc.utils.machine import machine_summary
+
+
+def write_images(folder, n, seed=0):
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        h, w = (375, 500) if i % 2 else (500, 375)
+        h, w = h - int(rng.integers(0, 40)), w - int(rng.integers(0, 40))
+        yy, xx = np.mgrid[0:h, 0:w]
+        img = np.stack([(xx * 255 // w), (yy * 255 // h), ((xx + yy) % 256)], -1)
+        img = np.clip(img + rng.normal(0, 20, img.shape), 0, 255).astype(np.uint8)
+        paths.append(osp.join(folder, f'{i:03d}.jpg'))
+        Image.fromarray(img).save(paths[-1], quality=90)
+    return paths
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config', default='configs/fcn8s_vgg16_voc.py')
+    parser.add_argument('--num-images', type=int, default=20)
+    parser.add_argument('--backend', choices=('mindspore', 'onnxruntime'), default='mindspore')
+    args = parser.parse_args(argv)
+    from mmseg.apis import inference_model, init_model
+
+    from fcn_voc_runtime.imageio import read_image
+    from fcn_voc_runtime.predictor import Predictor
+    from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
+    print(f'{args.config}, {args.num_images} images of about 500x375, backend {args.backend}; '
+          f'{machine_summary()}')
+    with tempfile.TemporaryDirectory() as work:
+        torch.manual_seed(0)
+        ckpt = osp.join(work, 'model.pth')
+        save_checkpoint(build_model(args.config).state_dict(), ckpt)
+        deploy = osp.join(work, 'deploy')
+        if args.backend == 'mindspore':
+            from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter as Exporter
+        else:
+            from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter as Exporter
+        Exporter(args.config, ckpt, deploy, parity_size=(64, 64), log=lambda s: None).run()
+        images = write_images(work, args.num_images)
+
+        model = init_model(args.config, ckpt, device='cpu')
+        inference_model(model, images[0])  # warm-up
+        t0 = time.perf_counter()
+        reference = [inference_model(model, p).pred_sem_seg.data[0].numpy() for p in images]
+        t_mmseg = time.perf_counter() - t0
+
+        predictor = Predictor(deploy, args.backend)
+        predictor.predict(read_image(images[0]))  # warm-up
+        t0 = time.perf_counter()
+        deployed = [predictor.predict(read_image(p)) for p in images]
+        t_deploy = time.perf_counter() - t0
+
+    agree = sum(int((a == b).sum()) for a, b in zip(deployed, reference))
+    total = sum(a.size for a in reference)
+    mmseg_rate, deploy_rate = len(images) / t_mmseg, len(images) / t_deploy
+    print(f'  mmseg inference_model : {mmseg_rate:6.3f} images/s ({t_mmseg:.1f} s)')
+    print(f'  deployed {args.backend:13}: {deploy_rate:6.3f} images/s ({t_deploy:.1f} s)')
+    print(f'  ratio deployed / mmseg = {deploy_rate / mmseg_rate:.2f}  (target >= 0.8); '
+          f'pixel agreement {100 * agree / total:.4f}%')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

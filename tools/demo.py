@@ -86,10 +86,12 @@ def main(argv=None) -> int:
     train_dir = osp.join(work, 'train')
     train_opts = data_options(data_root)
     if args.max_iters:
+        warmup = max(1, min(30, args.max_iters // 10))  # the config warms up for 30 of 300
         train_opts += [f'train_cfg.max_iters={args.max_iters}',
                        f'train_cfg.val_interval={args.max_iters}',
                        f'default_hooks.checkpoint.interval={args.max_iters}',
-                       f'param_scheduler.1.end={args.max_iters}']
+                       f'param_scheduler.0.end={warmup}', f'param_scheduler.1.begin={warmup}',
+                       f'param_scheduler.1.end={max(args.max_iters, warmup + 1)}']
     run([mim, 'train', 'mmseg', CONFIG, '--work-dir', train_dir, '--cfg-options', *train_opts])
     with open(osp.join(train_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()

@@ -24,10 +24,9 @@ file; :func:`load_deploy_dir` reads and checks it on the host. Keys (``version``
     versions               library versions of the conversion
 """
 import json
-import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from .errors import InputError
 from .fileio import file_sha256
@@ -150,11 +149,3 @@ def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
 def file_entry(folder: str, path: str) -> Dict[str, str]:
     """``{file: <relative to folder>, sha256}`` for a written file."""
     return {'file': osp.relpath(path, folder), 'sha256': file_sha256(path)}
-
-
-def palette_rows(palette: Sequence[Sequence[int]]) -> List[List[int]]:
-    return [[int(v) for v in colour] for colour in palette]
-
-
-def relpath(path: str) -> str:
-    return os.fspath(path)

@@ -156,7 +156,8 @@ def test_benchmarks_at_tiny_sizes():
     for text in (cpu, 'conversion total', 'launch_blocking', 'ratio to torch'):
         assert text in convert.stdout, text
     deploy = run([sys.executable, 'tools/analysis_tools/benchmark_deploy.py', '--config',
-                  'configs/fcn8s_vgg16bn_voc.py', '--num-images', 2, '--backend', 'onnxruntime'])
+                  'configs/fcn8s_vgg16_voc.py', '--num-images', 2, '--size', 40, 56,
+                  '--backend', 'onnxruntime'])
     assert deploy.returncode == 0, deploy.stderr[-3000:]
     assert 'ratio deployed / mmseg' in deploy.stdout and cpu in deploy.stdout
 
@@ -164,7 +165,7 @@ def test_benchmarks_at_tiny_sizes():
 def test_run_demo_tiny(tmp_path):
     """The README's main command end to end, with 16 images and 2 training iterations."""
     proc = run(['bash', 'tools/run_demo.sh', '--work-dir', tmp_path / 'demo', '--num-images', 16,
-                '--max-iters', 2], timeout=1800)
+                '--max-iters', 2, '--parity-size', 64, 64], timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     for text in ('Demo finished', 'MindSpore parity', 'deployed = mim test'):
         assert text in proc.stdout, text

@@ -68,6 +68,8 @@ def main(argv=None) -> int:
     parser.add_argument('--max-iters', type=int, default=None,
                         help='override the config\'s 300 training iterations')
     parser.add_argument('--skip-convert', action='store_true')
+    parser.add_argument('--parity-size', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'),
+                        help='seeded input of the MindSpore parity check (default 512 512)')
     args = parser.parse_args(argv)
     work = osp.abspath(args.work_dir)
     os.makedirs(work, exist_ok=True)
@@ -119,7 +121,7 @@ def main(argv=None) -> int:
     if not args.skip_convert:
         ms_dir = osp.join(work, 'mindspore')
         run([py, 'converters/to_mindspore.py', CONFIG, checkpoint, '--out-dir', ms_dir,
-             '--images', val_images, '--labels', labels])
+             '--parity-size', *args.parity_size, '--images', val_images, '--labels', labels])
         with open(osp.join(ms_dir, 'parity.json')) as f:
             parity = json.load(f)
         deployed_dir = osp.join(work, 'deployed')

@@ -42,4 +42,8 @@ def import_main(argv: Optional[Sequence[str]], prog: str, description: str, src_
     parser.add_argument('out', help='mmseg checkpoint to write (.pth; a .sha256 sidecar beside)')
     parser.add_argument('--config', required=True, help=config_help)
     args = parser.parse_args(argv)
-    return run_cli(lambda: importer(args.src, args.out, args.config) and None, prog)
+
+    def run() -> None:
+        importer(args.src, args.out, args.config)  # raises InputError when it cannot convert
+
+    return run_cli(run, prog)

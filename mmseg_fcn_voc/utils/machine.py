@@ -29,3 +29,18 @@ def machine_summary() -> str:
     """``'CPU <model>, ISA <isa>, <n> torch threads'``."""
     import torch
     return f'CPU {cpu_model()}, ISA {onednn_isa()}, {torch.get_num_threads()} torch threads'
+
+
+def median_seconds(fn, repeats: int, warmup: bool = False) -> float:
+    """The median wall time of ``repeats`` calls of ``fn()`` (after one untimed call if
+    ``warmup``: allocators, graph compilation)."""
+    import statistics
+    import time
+    if warmup:
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)

@@ -23,7 +23,6 @@ The CPU model, ISA and thread counts are printed beside the figures.
 """
 import argparse
 import os.path as osp
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter, convert
 from mmseg_fcn_voc.conversion.mindspore.io import export_mindir, load_mindir, run_cell
 from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model, save_checkpoint
 from mmseg_fcn_voc.conversion.parity import preprocess_image, random_image
-from mmseg_fcn_voc.utils.machine import machine_summary
+from mmseg_fcn_voc.utils.machine import machine_summary, median_seconds
 
 
 def random_checkpoint(config: str, path: str, seed: int = 0) -> int:
@@ -67,16 +66,6 @@ def conv_seconds(cap: bool) -> str:
     proc = subprocess.run([sys.executable, '-c', CONV_SNIPPET.format(cap=cap)],
                           capture_output=True, text=True, timeout=600)
     return proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 else 'failed'
-
-
-def median_time(fn, repeats):
-    fn()  # warm-up (allocators, graph compilation)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main(argv=None):
@@ -113,13 +102,13 @@ def main(argv=None):
         x = preprocess_image(model, random_image(h, w, 0))
         xn = x.numpy()
         with torch.no_grad():
-            t_torch = median_time(lambda: model(x, mode='tensor'), args.repeats)
-        t_default = median_time(lambda: run_cell(conv.cell, xn), args.repeats)
+            t_torch = median_seconds(lambda: model(x, mode='tensor'), args.repeats, warmup=True)
+        t_default = median_seconds(lambda: run_cell(conv.cell, xn), args.repeats, warmup=True)
         ms.runtime.launch_blocking()
-        t_blocking = median_time(lambda: run_cell(conv.cell, xn), args.repeats)
+        t_blocking = median_seconds(lambda: run_cell(conv.cell, xn), args.repeats, warmup=True)
         graph = load_mindir(export_mindir(conv.cell, [1, 3, None, None],
                                           osp.join(work, 'bench.mindir')))
-        t_graph = median_time(lambda: run_cell(graph, xn), args.repeats)
+        t_graph = median_seconds(lambda: run_cell(graph, xn), args.repeats, warmup=True)
         print(f'\nforward at {h}x{w}, median of {args.repeats} (after a warm-up):')
         print(f'  torch                                     : {t_torch:6.2f} s')
         for name, t in [('MindSpore PyNative, default launch', t_default),

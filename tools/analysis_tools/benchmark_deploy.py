@@ -23,12 +23,13 @@ from PIL import Image
 from mmseg_fcn_voc.utils.machine import machine_summary
 
 
-def write_images(folder, n, seed=0):
+def write_images(folder, n, size=(375, 500), seed=0):
     rng = np.random.default_rng(seed)
     paths = []
+    jitter = max(1, min(size) // 10)
     for i in range(n):
-        h, w = (375, 500) if i % 2 else (500, 375)
-        h, w = h - int(rng.integers(0, 40)), w - int(rng.integers(0, 40))
+        h, w = size if i % 2 else size[::-1]
+        h, w = h - int(rng.integers(0, jitter)), w - int(rng.integers(0, jitter))
         yy, xx = np.mgrid[0:h, 0:w]
         img = np.stack([(xx * 255 // w), (yy * 255 // h), ((xx + yy) % 256)], -1)
         img = np.clip(img + rng.normal(0, 20, img.shape), 0, 255).astype(np.uint8)
@@ -42,13 +43,16 @@ def main(argv=None):
     parser.add_argument('--config', default='configs/fcn8s_vgg16_voc.py')
     parser.add_argument('--num-images', type=int, default=20)
     parser.add_argument('--backend', choices=('mindspore', 'onnxruntime'), default='mindspore')
+    parser.add_argument('--size', type=int, nargs=2, default=(375, 500), metavar=('H', 'W'),
+                        help='image size, each image a little smaller (default 375 500)')
     args = parser.parse_args(argv)
     from mmseg.apis import inference_model, init_model
 
     from fcn_voc_runtime.imageio import read_image
     from fcn_voc_runtime.predictor import Predictor
     from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
-    print(f'{args.config}, {args.num_images} images of about 500x375, backend {args.backend}; '
+    print(f'{args.config}, {args.num_images} images of about {args.size[1]}x{args.size[0]}, '
+          f'backend {args.backend}; '
           f'{machine_summary()}')
     with tempfile.TemporaryDirectory() as work:
         torch.manual_seed(0)
@@ -60,7 +64,7 @@ def main(argv=None):
         else:
             from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter as Exporter
         Exporter(args.config, ckpt, deploy, parity_size=(64, 64), log=lambda s: None).run()
-        images = write_images(work, args.num_images)
+        images = write_images(work, args.num_images, tuple(args.size))
 
         model = init_model(args.config, ckpt, device='cpu')
         inference_model(model, images[0])  # warm-up

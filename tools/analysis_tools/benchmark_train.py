@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmseg_fcn_voc.utils.machine import machine_summary
+from mmseg_fcn_voc.utils.machine import machine_summary, median_seconds
 
 TIMED = (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)
 
@@ -45,15 +45,6 @@ def make_batches(n_batches, batch, size, num_classes, seed=0):
         items.append(dict(inputs=img, data_samples=SegDataSample(
             gt_sem_seg=PixelData(data=label), metainfo=dict(img_shape=size, ori_shape=size))))
     return items
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def layer_table(model, x, repeats):
@@ -88,8 +79,8 @@ def layer_table(model, x, repeats):
             out = module(grad_in.clone())
             torch.autograd.grad(out, [grad_in, *params], grad_out)
 
-        fwd = median_time(forward, repeats)
-        fwd_bwd = median_time(backward, repeats)
+        fwd = median_seconds(forward, repeats)
+        fwd_bwd = median_seconds(backward, repeats)
         rows.append((name, type(module).__name__, tuple(inp.shape), fwd, max(fwd_bwd - fwd, 0.0)))
     return rows
 
@@ -211,7 +202,7 @@ def main(argv=None):
 
     with torch.no_grad():
         model.eval()
-        forward = median_time(lambda: model.decode_head(model.backbone(x), size), args.repeats)
+        forward = median_seconds(lambda: model.decode_head(model.backbone(x), size), args.repeats)
     model.load_state_dict(initial)
     before = plain_loop(model, items, args.batch, optim_type, optim_cfg)
     iteration = statistics.median(before)

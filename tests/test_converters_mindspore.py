@@ -1,10 +1,9 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """MindSpore conversion: parity with the torch models, MINDIR, import round trips, refusals.
 
-MindSpore convolutions run a reference kernel on CPU (~100x slower than torch), so inputs are tiny:
-32-64 px for the 'same' geometry, a few px for the Caffe geometry (its pad 100 makes any input
-~200 px inside; one full Caffe forward takes about a minute, so the Caffe FCN variants are checked
-head by head on the torch backbone's features and the whole network once). Expectations are the
+Inputs are small to keep the suite fast on 2 cores: 32-64 px for the 'same' geometry, a few px
+for the Caffe geometry (its pad 100 makes any input ~200 px inside), so the Caffe FCN variants are
+checked head by head on the torch backbone's features and the whole network once, through the CLI. Expectations are the
 torch models' own outputs (through the mmseg segmentor), the published names and shapes, and exact
 tensor equality. Checkpoints are read with ``load_mindspore_checkpoint``, i.e.
 ``mindspore.load_checkpoint`` with a memory pre-check that counts the page cache these 0.5 GB files
@@ -18,6 +17,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 if os.environ.get('FCN_SKIP_BACKEND_TESTS') == '1':  # explicit opt-out only
     pytest.skip('FCN_SKIP_BACKEND_TESTS=1: MindSpore tests skipped on request',
@@ -38,12 +38,14 @@ from mmseg_fcn_voc.conversion.mindspore.io import (  # noqa
     load_params_exact,
     run_cell,
 )
+from mmseg_fcn_voc.conversion.mindspore.layers import CeilMaxPool2d, max_pool2d  # noqa: E402
 from mmseg_fcn_voc.conversion.mindspore.load import import_mindspore_checkpoint  # noqa: E402
 from mmseg_fcn_voc.conversion.model_io import (  # noqa
     CheckpointError,
     build_model,  # noqa: E402
     load_state_dict_file,
 )
+from mmseg_fcn_voc.conversion.spec import PoolSpec  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -358,6 +360,28 @@ def test_load_params_exact_refuses_anything_not_loaded():
         load_params_exact(cell(), {**arrays, '2.weight': arrays['0.weight']}, 'src')
     with pytest.raises(CheckpointError, match=r'shapes differ.*0\.bias \(5,\)'):
         load_params_exact(cell(), {**arrays, '0.bias': np.zeros(5, np.float32)}, 'src')
+
+
+@pytest.mark.parametrize('kernel, stride', [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((3, 2), (3, 2))])
+def test_ceil_max_pool_equals_torchs_ceil_mode_static_and_dynamic(kernel, stride, tmp_path):
+    """Both forms of ``CeilMaxPool2d`` ('same' pooling for VGG's 2x2/2, -inf padding otherwise)
+    against torch's ``ceil_mode=True``: odd and even sizes, all-negative inputs (a zero padding
+    would win every partial window), in PyNative and from a MINDIR with a dynamic H and W."""
+    pool = max_pool2d(PoolSpec(kernel, stride, (0, 0), True))
+    assert isinstance(pool, CeilMaxPool2d)
+    assert (pool.pad is None) == (kernel == (2, 2))  # the fast 'same' form for VGG's pools
+    rng = np.random.default_rng(0)
+    sizes = [(7, 9), (8, 8), (5, 4), (3, 3)]
+    inputs = [rng.uniform(-3, -1, (1, 2, h, w)).astype(np.float32) for h, w in sizes]
+    expected = [F.max_pool2d(torch.from_numpy(x), kernel, stride, ceil_mode=True).numpy()
+                for x in inputs]
+    for x, want in zip(inputs, expected):
+        assert np.array_equal(pool(ms.Tensor(x)).asnumpy(), want), x.shape
+    ms.export(pool, ms.Tensor(shape=[1, 2, None, None], dtype=ms.float32),
+              file_name=str(tmp_path / 'pool'), file_format='MINDIR')
+    graph = msnn.GraphCell(ms.load(str(tmp_path / 'pool.mindir')))
+    for x, want in zip(inputs, expected):
+        assert np.array_equal(graph(ms.Tensor(x)).asnumpy(), want), x.shape
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,6 +10,12 @@ different), then times, over the same images: mmseg's ``inference_model`` (what 
 runs) and the runtime's ``Predictor`` (what ``converters/infer_deployed.py`` runs: decoding,
 preprocessing, the backend, argmax). Prints images per second of both and their ratio (target:
 deployed >= 0.8x mmseg), with the CPU model and ISA, and the pixel agreement of the predictions.
+
+Both rates are also shown as arithmetic throughput (GFLOP/s, counting the network's
+multiply-adds at ``--size`` with mmengine's ``FlopAnalyzer`` as 2 FLOP each): compare them with the
+CPU's peak to see whether a backend is limited by its kernels' vector width. MindSpore 2.10's CPU
+convolutions run at AVX2 on every x86 CPU (its oneDNN's AVX-512 path is a reference kernel, see
+``fcn_voc_runtime.backends.mindspore``), torch's at AVX-512 where the CPU has it.
 """
 import argparse
 import os.path as osp
@@ -36,6 +42,16 @@ def write_images(folder, n, size=(375, 500), seed=0):
         paths.append(osp.join(folder, f'{i:03d}.jpg'))
         Image.fromarray(img).save(paths[-1], quality=90)
     return paths
+
+
+def gflop_per_image(model, size) -> float:
+    """FLOP (2 per multiply-add) of one forward of ``model`` at ``size`` (H, W), in GFLOP."""
+    from mmengine.analysis import FlopAnalyzer
+    with torch.no_grad():
+        analyzer = FlopAnalyzer(model, (torch.zeros(1, 3, *size), ))
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        return 2 * analyzer.total() / 1e9
 
 
 def main(argv=None):
@@ -67,6 +83,7 @@ def main(argv=None):
         images = write_images(work, args.num_images, tuple(args.size))
 
         model = init_model(args.config, ckpt, device='cpu')
+        gflop = gflop_per_image(model, tuple(args.size))
         inference_model(model, images[0])  # warm-up
         t0 = time.perf_counter()
         reference = [inference_model(model, p).pred_sem_seg.data[0].numpy() for p in images]
@@ -81,8 +98,11 @@ def main(argv=None):
     agree = sum(int((a == b).sum()) for a, b in zip(deployed, reference))
     total = sum(a.size for a in reference)
     mmseg_rate, deploy_rate = len(images) / t_mmseg, len(images) / t_deploy
-    print(f'  mmseg inference_model : {mmseg_rate:6.3f} images/s ({t_mmseg:.1f} s)')
-    print(f'  deployed {args.backend:13}: {deploy_rate:6.3f} images/s ({t_deploy:.1f} s)')
+    print(f'  network: {gflop:.0f} GFLOP per {args.size[1]}x{args.size[0]} image')
+    print(f'  mmseg inference_model : {mmseg_rate:6.3f} images/s ({t_mmseg:.1f} s), '
+          f'~{gflop * mmseg_rate:.0f} GFLOP/s')
+    print(f'  deployed {args.backend:13}: {deploy_rate:6.3f} images/s ({t_deploy:.1f} s), '
+          f'~{gflop * deploy_rate:.0f} GFLOP/s')
     print(f'  ratio deployed / mmseg = {deploy_rate / mmseg_rate:.2f}  (target >= 0.8); '
           f'pixel agreement {100 * agree / total:.4f}%')
     return 0

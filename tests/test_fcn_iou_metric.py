@@ -318,6 +318,44 @@ def test_save_confusion_matrix_files(tmp_path):
         assert img.format == 'PNG' and min(img.size) > 200
 
 
+def test_format_only_writes_voc_server_pngs_without_ground_truth(tmp_path):
+    """VOC evaluation-server submission: one palette PNG per image, named after the image, class
+    indices as pixel values, VOC's palette (colours from mmseg's own dataset class); no labels."""
+    from mmengine.evaluator import Evaluator
+    from mmengine.structures import PixelData
+    from mmseg.datasets import PascalVOCDataset
+    from mmseg.structures import SegDataSample
+    from PIL import Image
+    with pytest.raises(ValueError, match='needs output_dir'):
+        FCNIoUMetric(format_only=True)
+    rng = np.random.default_rng(0)
+    preds = {'2008_000001': rng.integers(0, 21, (7, 9)), '2009_000002': rng.integers(0, 21, (5, 4))}
+    data_samples = []
+    for name, pred in preds.items():
+        ds = SegDataSample(metainfo=dict(img_path=f'/data/JPEGImages/{name}.jpg'))
+        ds.pred_sem_seg = PixelData(data=torch.as_tensor(pred)[None])  # no gt_sem_seg
+        data_samples.append(ds)
+    out = tmp_path / 'results' / 'VOC2012' / 'Segmentation' / 'comp6_test_cls'
+    evaluator = Evaluator(dict(type='FCNIoUMetric', format_only=True, output_dir=str(out)))
+    evaluator.dataset_meta = PascalVOCDataset.METAINFO
+    evaluator.process(data_samples)
+    assert evaluator.evaluate(2) == {}
+    assert sorted(os.listdir(out)) == ['2008_000001.png', '2009_000002.png']  # nothing else
+    for name, pred in preds.items():
+        with Image.open(out / f'{name}.png') as img:
+            assert img.mode == 'P'
+            np.testing.assert_array_equal(np.asarray(img), pred)
+            palette = np.asarray(img.getpalette()[:3 * 21]).reshape(21, 3)
+        assert palette[1].tolist() == [128, 0, 0] and palette[15].tolist() == [192, 128, 128]
+    bad = SegDataSample(metainfo=dict(img_path='/data/bad.jpg'))
+    bad.pred_sem_seg = PixelData(data=torch.full((1, 2, 2), 21))
+    metric = FCNIoUMetric(format_only=True, output_dir=str(tmp_path / 'bad'))
+    metric.dataset_meta = PascalVOCDataset.METAINFO
+    with pytest.raises(ValueError, match=r'/data/bad\.jpg: predicted classes must be in \[0, 21\)'):
+        metric.process({}, [bad])
+    assert not osp.exists(tmp_path / 'bad' / 'bad.png')
+
+
 def test_metric_saves_into_output_dir_and_the_log_dir(tmp_path):
     from mmengine.logging import MessageHub
     # a fresh current MessageHub: no training iteration recorded by an earlier Runner

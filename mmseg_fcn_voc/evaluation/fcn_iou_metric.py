@@ -9,6 +9,7 @@ from mmengine.logging import MessageHub, MMLogger, print_log
 from mmseg.registry import METRICS
 
 from fcn_voc_runtime.confusion import save_confusion_matrix
+from fcn_voc_runtime.imageio import flat_palette, write_label_png
 from fcn_voc_runtime.metrics import (
     SegmentationScores,
     class_table,
@@ -59,7 +60,12 @@ class FCNIoUMetric(BaseMetric):
             ``confusion_matrix_iter<N>`` during training and ``confusion_matrix`` otherwise.
             Defaults to False.
         output_dir (str, optional): directory for those files; giving it implies
-            ``save_confusion_matrix=True``.
+            ``save_confusion_matrix=True``. With ``format_only``, the directory of the predictions.
+        format_only (bool): only write each prediction as ``<output_dir>/<image name>.png``, a
+            palette PNG of class indices in the dataset's palette (what the PASCAL VOC evaluation
+            server takes: ``results/VOC2012/Segmentation/comp6_test_cls/``), and compute no
+            metrics; ground truth is then not needed (the VOC test split has none). Needs
+            ``output_dir``. Defaults to False.
         collect_device (str): ``'cpu'`` or ``'gpu'``, as in ``BaseMetric``.
         prefix (str, optional): prefix of the metric names, as in ``BaseMetric``.
         collect_dir (str, optional): tmp dir for CPU collection, as in ``BaseMetric``.
@@ -70,6 +76,7 @@ class FCNIoUMetric(BaseMetric):
                  ignore_index: int = 255,
                  save_confusion_matrix: bool = False,
                  output_dir: Optional[str] = None,
+                 format_only: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
@@ -78,8 +85,13 @@ class FCNIoUMetric(BaseMetric):
             raise ValueError(f'num_classes must be positive, got {num_classes}')
         self.num_classes = num_classes
         self.ignore_index = ignore_index
+        if format_only and not output_dir:
+            raise ValueError('FCNIoUMetric(format_only=True) needs output_dir, the folder for '
+                             'the predicted PNGs')
         self.output_dir = output_dir
-        self.save_confusion_matrix = save_confusion_matrix or output_dir is not None
+        self.format_only = format_only
+        self.save_confusion_matrix = not format_only and (save_confusion_matrix
+                                                          or output_dir is not None)
 
     @property
     def class_names(self) -> List[str]:
@@ -109,6 +121,10 @@ class FCNIoUMetric(BaseMetric):
                 predictions outside the classes; the message names the sample's image.
         """
         n = self._resolve_num_classes()
+        if self.format_only:
+            for sample in data_samples:
+                self.results.append(self._write_prediction(sample, n))
+            return
         for sample in data_samples:
             pred = _field(sample, 'pred_sem_seg')
             gt = _field(sample, 'gt_sem_seg')
@@ -122,18 +138,43 @@ class FCNIoUMetric(BaseMetric):
                 raise ValueError(f'{_name(sample)}: {e}') from e
             self.results.append(hist)
 
+    def _write_prediction(self, sample: Any, num_classes: int) -> str:
+        """Write one sample's prediction as a palette PNG (``format_only``); returns its path."""
+        pred = _field(sample, 'pred_sem_seg')
+        path = sample.get('img_path') if isinstance(sample, dict) else \
+            getattr(sample, 'img_path', None)
+        if pred is None or not path:
+            raise ValueError(f'{_name(sample)}: FCNIoUMetric(format_only=True) needs '
+                             'pred_sem_seg and img_path in every data sample')
+        pred = pred.squeeze().cpu().numpy()
+        if pred.size and (pred.min() < 0 or pred.max() >= num_classes):
+            raise ValueError(f'{path}: predicted classes must be in [0, {num_classes}), got '
+                             f'{pred.min()}..{pred.max()}')
+        palette = (self.dataset_meta or {}).get('palette')
+        colours = palette if palette is not None else [(0, 0, 0)] * num_classes
+        out = osp.join(self.output_dir, osp.splitext(osp.basename(str(path)))[0] + '.png')
+        write_label_png(out, pred.astype(np.uint8),
+                        flat_palette(colours, ignore_index=self.ignore_index))
+        return out
+
     def compute_metrics(self, results: List[np.ndarray]) -> Dict[str, float]:
         """Sum the per-image confusion matrices and compute the metrics.
 
         Args:
             results: ``(n, n)`` confusion matrices, one per image (``self.results`` on one
-                process, or gathered from every rank by ``BaseMetric.evaluate``).
+                process, or gathered from every rank by ``BaseMetric.evaluate``); with
+                ``format_only``, the written PNG paths.
 
         Returns:
             ``aAcc``, ``mAcc``, ``mIoU``, ``fwIoU`` and per-class ``IoU.<class>``, ``Acc.<class>``,
             in percent, not rounded; NaN where the paper's scoring leaves a value undefined.
+            Empty with ``format_only``.
         """
         logger = MMLogger.get_current_instance()
+        if self.format_only:
+            print_log(f'FCNIoUMetric(format_only=True): {len(results)} predictions written to '
+                      f'{self.output_dir}; no metrics computed', logger=logger)
+            return {}
         n = self._resolve_num_classes()
         hist = np.zeros((n, n), np.int64)
         for h in results:

@@ -56,3 +56,12 @@ test_dataloader = val_dataloader
 # the paper's four metrics: pixel acc., mean acc., mean IU, fw IU (+ per-class IoU/Acc)
 val_evaluator = dict(type='FCNIoUMetric', ignore_index=255)
 test_evaluator = val_evaluator
+
+# VOC 2012 test for the evaluation server (it has no labels): extract VOC2012test.tar into
+# data_root, then in your config
+#   test_dataloader = dict(dataset=dict(
+#       ann_file='VOC2012/ImageSets/Segmentation/test.txt',
+#       pipeline=[dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]))
+#   test_evaluator = dict(type='FCNIoUMetric', format_only=True,
+#                         output_dir='work_dirs/results/VOC2012/Segmentation/comp6_test_cls')
+# and `mim test`: one palette PNG per image, no metrics (tar the results/ folder for the server).

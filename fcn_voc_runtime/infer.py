@@ -56,6 +56,8 @@ def infer_folder(deploy_dir: str,
             image, a missing or unreadable label, a label of another size than its image.
     """
     predictor = Predictor(deploy_dir, backend, device_target)
+    for note in getattr(predictor.model, 'notes', ()):
+        log(note)
     spec = predictor.spec
     files = list_images(images)[:max_images]
     if labels is not None:

@@ -155,11 +155,13 @@ def test_benchmarks_at_tiny_sizes():
     assert convert.returncode == 0, convert.stderr[-3000:]
     for text in (cpu, 'conversion total', 'launch_blocking', 'ratio to torch'):
         assert text in convert.stdout, text
+    host = os.environ.get('FCN_HOST_PYTHON') or osp.join(REPO, '.venv-host', 'bin', 'python')
     deploy = run([sys.executable, 'tools/analysis_tools/benchmark_deploy.py', '--config',
                   'configs/fcn8s_vgg16_voc.py', '--num-images', 2, '--size', 40, 56,
-                  '--backend', 'onnxruntime'])
+                  '--backend', 'onnxruntime', '--host-python', host])
     assert deploy.returncode == 0, deploy.stderr[-3000:]
     assert 'ratio deployed / mmseg' in deploy.stdout and cpu in deploy.stdout
+    assert f'in {host} (torch absent)' in deploy.stdout  # the deployed side ran in the host env
 
 
 def test_run_demo_tiny(tmp_path):

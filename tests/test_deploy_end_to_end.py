@@ -122,7 +122,16 @@ def _assert_parity(out, ref):
     assert (out.argmax(1) == ref.argmax(1)).mean() >= 0.9999
 
 
-def test_mindspore_deployment(case, mmseg_predictions, tmp_path, host_env):
+@pytest.fixture(scope='module')
+def mindspore_deploy_dir(case):
+    """``to_mindspore.py``'s deploy folder for the case (dynamic MINDIR)."""
+    deploy_dir = case['work'] / 'mindspore'
+    _run([sys.executable, 'converters/to_mindspore.py', case['config'], case['ckpt'], '--out-dir',
+          deploy_dir, '--parity-size', '256', '256'])
+    return deploy_dir
+
+
+def test_mindspore_deployment(case, mindspore_deploy_dir, mmseg_predictions, tmp_path, host_env):
     import mindspore as ms
     from mindspore import nn
 
@@ -130,9 +139,7 @@ def test_mindspore_deployment(case, mmseg_predictions, tmp_path, host_env):
     from mmseg_fcn_voc.conversion.mindspore.export import build_mindspore_network
     from mmseg_fcn_voc.conversion.mindspore.io import load_params_exact
     from mmseg_fcn_voc.conversion.model_io import build_model
-    deploy_dir = case['work'] / 'mindspore'
-    _run([sys.executable, 'converters/to_mindspore.py', case['config'], case['ckpt'], '--out-dir',
-          deploy_dir, '--parity-size', '256', '256'])
+    deploy_dir = mindspore_deploy_dir
     name = osp.splitext(osp.basename(case['config']))[0]
     # parity computed here, at a realistic size (Caffe: 456 px inside after the pad of 100):
     # the dynamic MINDIR at two sizes, and the .ckpt loaded into a freshly built cell
@@ -156,11 +163,18 @@ def test_mindspore_deployment(case, mmseg_predictions, tmp_path, host_env):
     _assert_deployed_equals_mmseg(case, mmseg_predictions, str(out))
 
 
-def test_onnx_deployment(case, mmseg_predictions, tmp_path, host_env):
-    import onnxruntime as ort
+@pytest.fixture(scope='module')
+def onnx_deploy_dir(case):
+    """``to_onnx.py --dynamic``'s deploy folder for the case."""
     deploy_dir = case['work'] / 'onnx'
     _run([sys.executable, 'converters/to_onnx.py', case['config'], case['ckpt'], '--out-dir',
           deploy_dir, '--dynamic', '--parity-size', '256', '256'])
+    return deploy_dir
+
+
+def test_onnx_deployment(case, onnx_deploy_dir, mmseg_predictions, tmp_path, host_env):
+    import onnxruntime as ort
+    deploy_dir = onnx_deploy_dir
     name = osp.splitext(osp.basename(case['config']))[0]
     session = ort.InferenceSession(str(deploy_dir / f'{name}.onnx'),
                                    providers=['CPUExecutionProvider'])
@@ -171,3 +185,38 @@ def test_onnx_deployment(case, mmseg_predictions, tmp_path, host_env):
     _run([sys.executable, 'converters/infer_deployed.py', deploy_dir, case['images'], '--out-dir',
           out, '--labels', case['labels']], env=host_env(OMP_NUM_THREADS='2'))
     _assert_deployed_equals_mmseg(case, mmseg_predictions, str(out))
+
+
+#: The torch-free host environment ``tools/setup_env.sh`` makes (numpy, Pillow, MindSpore 2.7.2,
+#: onnxruntime), or the interpreter named by FCN_HOST_PYTHON.
+HOST_PYTHON = os.environ.get('FCN_HOST_PYTHON') or osp.join(REPO, '.venv-host', 'bin', 'python')
+
+
+def test_a_real_host_environment_runs_the_deployed_models(case, mindspore_deploy_dir,
+                                                          onnx_deploy_dir, mmseg_predictions,
+                                                          tmp_path):
+    """Not an import blocker: another interpreter where torch, mmcv, mmengine and mmseg are not
+    installed at all, with another MindSpore than the one that exported the MINDIR (2.7.2, the
+    version whose CPU convolutions run at AVX-512), runs the MindSpore and the ONNX deploy
+    folders and predicts and scores what mmseg does."""
+    assert osp.isfile(HOST_PYTHON), (
+        f'{HOST_PYTHON}: no host environment; `bash tools/setup_env.sh` makes it (or set '
+        'FCN_HOST_PYTHON; FCN_SKIP_BACKEND_TESTS=1 skips the backend tests)')
+    probe = subprocess.run(
+        [HOST_PYTHON, '-c', 'import importlib.util as u, json, mindspore; print(json.dumps(['
+         'mindspore.__version__] + [bool(u.find_spec(m)) for m in '
+         '("torch", "mmcv", "mmengine", "mmseg", "mmseg_fcn_voc")]))'],
+        cwd=str(case['work']), capture_output=True, text=True, env=_env())
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    version, *installed = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert not any(installed), f'{HOST_PYTHON} has torch/mmcv/mmengine/mmseg: not a host'
+    import mindspore
+    assert version != mindspore.__version__  # the MINDIR crosses MindSpore versions
+    for backend, deploy_dir in (('mindspore', mindspore_deploy_dir),
+                                ('onnxruntime', onnx_deploy_dir)):
+        out = tmp_path / backend
+        log = _run([HOST_PYTHON, 'converters/infer_deployed.py', deploy_dir, case['images'],
+                    '--out-dir', out, '--labels', case['labels'], '--backend', backend],
+                   env=_env(PYTHONPATH=REPO))
+        assert 'mIoU' in log, backend
+        _assert_deployed_equals_mmseg(case, mmseg_predictions, str(out))

@@ -203,3 +203,16 @@ def test_exit_status_convention(capsys):
     assert cli.run_cli(bug, 'p') == 4
     err = capsys.readouterr().err
     assert 'Traceback' in err and "KeyError: 'key'" in err and 'internal error' in err
+
+
+def test_avx2_cap_hint_only_when_capped_on_an_avx512_cpu():
+    import mindspore
+
+    from fcn_voc_runtime.backends.mindspore import avx2_cap_hint, cpu_has_avx512
+    hint = avx2_cap_hint({'isa_cap': 'AVX2', 'avx512_cpu': True})
+    assert hint.startswith(f'MindSpore {mindspore.__version__}: ') and 'MindSpore 2.7.x' in hint
+    assert avx2_cap_hint({'isa_cap': 'AVX2', 'avx512_cpu': False}) is None  # AVX2-only CPU
+    assert avx2_cap_hint({'isa_cap': None, 'avx512_cpu': True}) is None  # user's own cap
+    with open('/proc/cpuinfo') as f:
+        flags = next(line for line in f if line.startswith('flags')).split()
+    assert cpu_has_avx512() == ('avx512f' in flags)

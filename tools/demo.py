@@ -16,8 +16,9 @@ Each stage runs the command a user would type, and prints it first:
 6. ``tools/infer.py``: prediction overlays over the val images in the VOC palette;
 7. ``converters/to_mindspore.py``: MindSpore checkpoint + dynamic-shape MINDIR + deploy.json, with
    the parity report (seeded 512x512 input, a second size, and the val images);
-8. ``converters/infer_deployed.py``: the deployed MINDIR over the val images (numpy, Pillow and
-   MindSpore only), its mean IU printed beside mim test's.
+8. ``converters/infer_deployed.py``: the deployed MINDIR over the val images, its mean IU printed
+   beside mim test's; run in the torch-free host environment that ``tools/setup_env.sh`` makes
+   (``.venv-host``: numpy, Pillow, MindSpore 2.7.2), or ``--host-python``.
 
 Re-running reuses the generated data (prepare_voc is idempotent) and retrains. Exit status 0, or 1
 when a parity check failed or the deployed model does not score what mim test scored.
@@ -68,6 +69,9 @@ def main(argv=None) -> int:
     parser.add_argument('--max-iters', type=int, default=None,
                         help='override the config\'s 300 training iterations')
     parser.add_argument('--skip-convert', action='store_true')
+    parser.add_argument('--host-python', default=None,
+                        help='interpreter of the deployment step (default: .venv-host/bin/python '
+                        'when it exists, else this one)')
     parser.add_argument('--parity-size', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'),
                         help='seeded input of the MindSpore parity check (default 512 512)')
     args = parser.parse_args(argv)
@@ -125,8 +129,12 @@ def main(argv=None) -> int:
         with open(osp.join(ms_dir, 'parity.json')) as f:
             parity = json.load(f)
         deployed_dir = osp.join(work, 'deployed')
-        run([py, 'converters/infer_deployed.py', ms_dir, val_images, '--out-dir', deployed_dir,
-             '--labels', labels, '--backend', 'mindspore'])
+        host_py = args.host_python
+        if host_py is None:  # the torch-free host environment, when set up
+            host_venv = osp.join(REPO, '.venv-host', 'bin', 'python')
+            host_py = host_venv if osp.isfile(host_venv) else py
+        run([host_py, 'converters/infer_deployed.py', ms_dir, val_images, '--out-dir',
+             deployed_dir, '--labels', labels, '--backend', 'mindspore'])
         with open(osp.join(deployed_dir, 'metrics.json')) as f:
             deployed = json.load(f)
 

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Idempotent set-up: creates .venv and installs the working stack measured in
-# measured to work together here (torch 2.13 CPU, mmcv 2.1.0 with compiled ops, mmengine 0.10.7,
-# mmsegmentation 1.2.2, openmim 0.3.9, mindspore 2.10, onnx, onnxruntime) plus this package
-# in editable mode. A second run on the same machine only checks and takes seconds.
+# Idempotent set-up: creates .venv and installs the stack measured to work together here
+# (torch 2.13 CPU, mmcv 2.1.0 with compiled ops, mmengine 0.10.7, mmsegmentation 1.2.2, openmim
+# 0.3.9, mindspore 2.10, onnx, onnxruntime) plus this package in editable mode. A second run on
+# the same machine only checks and takes seconds.
+#
+# It also creates a second, torch-free environment like a deployment host's (numpy, Pillow,
+# MindSpore 2.7.2, onnxruntime; at ./.venv-host, or $FCN_HOST_VENV): the tests run the deploy
+# runtime there. MindSpore 2.7.2 because its oneDNN runs convolutions at AVX-512 where 2.9/2.10's
+# fall back to a reference kernel (see README, "Deploy on Ascend"); it loads 2.10's MINDIR files.
 #
 # Usage: bash tools/setup_env.sh            (venv at ./.venv, or $FCN_VENV)
 set -euo pipefail
@@ -60,4 +65,15 @@ if ! (cd / && "$VPY" -c "import mmseg_fcn_voc, fcn_voc_runtime" 2>/dev/null); th
   log "installing mmseg-fcn-voc (editable)"
   pipi --no-deps --no-build-isolation -e "$ROOT"
 fi
-log "ready: $VENV"
+
+HOST_VENV="${FCN_HOST_VENV:-$ROOT/.venv-host}"
+HOST_STAMP="$HOST_VENV/.fcn-host-v1"
+if [ ! -f "$HOST_STAMP" ] || ! "$HOST_VENV/bin/python" -c "import mindspore, onnxruntime, PIL" \
+    2>/dev/null; then
+  log "creating the torch-free host environment $HOST_VENV (MindSpore 2.7.2, onnxruntime)"
+  [ -x "$HOST_VENV/bin/python" ] || "$PY" -m venv "$HOST_VENV"
+  "$HOST_VENV/bin/python" -m pip install --disable-pip-version-check -q "numpy>=1.24,<2" Pillow \
+    "mindspore==2.7.2" "onnxruntime>=1.18"
+  touch "$HOST_STAMP"
+fi
+log "ready: $VENV (host environment: $HOST_VENV)"

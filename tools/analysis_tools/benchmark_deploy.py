@@ -2,13 +2,16 @@
 """The deployed model's throughput against mmseg's, on the same images, in one run.
 
     python tools/analysis_tools/benchmark_deploy.py [--config configs/fcn8s_vgg16_voc.py]
-        [--num-images 20] [--backend mindspore|onnxruntime]
+        [--num-images 20] [--backend mindspore|onnxruntime] [--host-python PYTHON]
 
 Converts a random-weight checkpoint of the config (``to_mindspore`` / ``to_onnx --dynamic``, one
 model for every size), writes ``--num-images`` JPEGs of VOC-like sizes (about 500x375, each a little
 different), then times, over the same images: mmseg's ``inference_model`` (what ``tools/infer.py``
 runs) and the runtime's ``Predictor`` (what ``converters/infer_deployed.py`` runs: decoding,
-preprocessing, the backend, argmax). Prints images per second of both and their ratio (target:
+preprocessing, the backend, argmax) in a child process, as on a deployment host: by default this
+interpreter, or ``--host-python``, another one (e.g. a virtual environment with only numpy, Pillow
+and another MindSpore version, as on the host; the repository's ``fcn_voc_runtime`` is put on its
+path). Prints images per second of both and their ratio (target:
 deployed >= 0.8x mmseg), with the CPU model and ISA, and the pixel agreement of the predictions.
 
 Both rates are also shown as arithmetic throughput (GFLOP/s, counting the network's
@@ -18,7 +21,11 @@ convolutions run at AVX2 on every x86 CPU (its oneDNN's AVX-512 path is a refere
 ``fcn_voc_runtime.backends.mindspore``), torch's at AVX-512 where the CPU has it.
 """
 import argparse
+import json
+import os
 import os.path as osp
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -44,6 +51,43 @@ def write_images(folder, n, size=(375, 500), seed=0):
     return paths
 
 
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+#: Run in the host's interpreter: argv = deploy dir, backend, output .npz, image paths. Imports
+#: only numpy, the runtime and the backend; prints one JSON line (seconds, versions).
+HOST_SNIPPET = r"""
+import importlib, importlib.util, json, sys, time
+import numpy as np
+from fcn_voc_runtime.imageio import read_image
+from fcn_voc_runtime.predictor import Predictor
+deploy, backend, out, *images = sys.argv[1:]
+predictor = Predictor(deploy, backend)
+predictor.predict(read_image(images[0]))  # warm-up
+t0 = time.perf_counter()
+preds = [predictor.predict(read_image(p)) for p in images]
+seconds = time.perf_counter() - t0
+np.savez(out, *preds)
+module = importlib.import_module(backend)
+print(json.dumps(dict(seconds=seconds, backend_version=module.__version__,
+                      python=sys.executable, torch_installed=bool(importlib.util.find_spec('torch')))))
+"""
+
+
+def time_deployed(python, deploy, backend, images, out):
+    """Run the runtime's ``Predictor`` over ``images`` in ``python`` (a child process); returns
+    (seconds, predictions, info)."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (REPO_ROOT, env.get('PYTHONPATH')) if p)
+    proc = subprocess.run([python, '-c', HOST_SNIPPET, deploy, backend, out, *images], env=env,
+                          cwd=REPO_ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f'the deployed model failed in {python}:\n{proc.stderr[-3000:]}')
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    with np.load(out) as data:
+        preds = [data[f'arr_{i}'] for i in range(len(images))]
+    return info['seconds'], preds, info
+
+
 def gflop_per_image(model, size) -> float:
     """FLOP (2 per multiply-add) of one forward of ``model`` at ``size`` (H, W), in GFLOP."""
     from mmengine.analysis import FlopAnalyzer
@@ -61,11 +105,11 @@ def main(argv=None):
     parser.add_argument('--backend', choices=('mindspore', 'onnxruntime'), default='mindspore')
     parser.add_argument('--size', type=int, nargs=2, default=(375, 500), metavar=('H', 'W'),
                         help='image size, each image a little smaller (default 375 500)')
+    parser.add_argument('--host-python', default=sys.executable,
+                        help='interpreter that runs the deployed model (default: this one)')
     args = parser.parse_args(argv)
     from mmseg.apis import inference_model, init_model
 
-    from fcn_voc_runtime.imageio import read_image
-    from fcn_voc_runtime.predictor import Predictor
     from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
     print(f'{args.config}, {args.num_images} images of about {args.size[1]}x{args.size[0]}, '
           f'backend {args.backend}; '
@@ -89,11 +133,8 @@ def main(argv=None):
         reference = [inference_model(model, p).pred_sem_seg.data[0].numpy() for p in images]
         t_mmseg = time.perf_counter() - t0
 
-        predictor = Predictor(deploy, args.backend)
-        predictor.predict(read_image(images[0]))  # warm-up
-        t0 = time.perf_counter()
-        deployed = [predictor.predict(read_image(p)) for p in images]
-        t_deploy = time.perf_counter() - t0
+        t_deploy, deployed, host = time_deployed(args.host_python, deploy, args.backend, images,
+                                                 osp.join(work, 'deployed.npz'))
 
     agree = sum(int((a == b).sum()) for a, b in zip(deployed, reference))
     total = sum(a.size for a in reference)
@@ -102,7 +143,8 @@ def main(argv=None):
     print(f'  mmseg inference_model : {mmseg_rate:6.3f} images/s ({t_mmseg:.1f} s), '
           f'~{gflop * mmseg_rate:.0f} GFLOP/s')
     print(f'  deployed {args.backend:13}: {deploy_rate:6.3f} images/s ({t_deploy:.1f} s), '
-          f'~{gflop * deploy_rate:.0f} GFLOP/s')
+          f'~{gflop * deploy_rate:.0f} GFLOP/s; {args.backend} {host["backend_version"]} in '
+          f'{host["python"]} (torch {"installed" if host["torch_installed"] else "absent"})')
     print(f'  ratio deployed / mmseg = {deploy_rate / mmseg_rate:.2f}  (target >= 0.8); '
           f'pixel agreement {100 * agree / total:.4f}%')
     return 0

@@ -333,6 +333,14 @@ sys.meta_path.insert(0, _Blocker())
 '''
 
 
+@pytest.fixture(scope='session')
+def host_python():
+    """The interpreter of the torch-free host environment ``tools/setup_env.sh`` makes (numpy,
+    Pillow, MindSpore 2.7.2, onnxruntime), or the one named by FCN_HOST_PYTHON."""
+    import os
+    return os.environ.get('FCN_HOST_PYTHON') or osp.join(REPO_ROOT, '.venv-host', 'bin', 'python')
+
+
 @pytest.fixture
 def host_env(tmp_path):
     """``host_env(**extra)``: the environment of a subprocess that runs like a deployment host:

@@ -133,7 +133,7 @@ def test_dataset_converters(tmp_path):
     assert bad.returncode == 3 and 'missing' in bad.stderr  # bad input, naming the path
 
 
-def test_benchmarks_at_tiny_sizes():
+def test_benchmarks_at_tiny_sizes(host_python):
     from mmseg_fcn_voc.utils.machine import cpu_model
     cpu = cpu_model()
     train = run([sys.executable, 'tools/analysis_tools/benchmark_train.py', '--size', 32, 32,
@@ -155,13 +155,13 @@ def test_benchmarks_at_tiny_sizes():
     assert convert.returncode == 0, convert.stderr[-3000:]
     for text in (cpu, 'conversion total', 'launch_blocking', 'ratio to torch'):
         assert text in convert.stdout, text
-    host = os.environ.get('FCN_HOST_PYTHON') or osp.join(REPO, '.venv-host', 'bin', 'python')
     deploy = run([sys.executable, 'tools/analysis_tools/benchmark_deploy.py', '--config',
                   'configs/fcn8s_vgg16_voc.py', '--num-images', 2, '--size', 40, 56,
-                  '--backend', 'onnxruntime', '--host-python', host])
+                  '--backend', 'onnxruntime', '--host-python', host_python])
     assert deploy.returncode == 0, deploy.stderr[-3000:]
     assert 'ratio deployed / mmseg' in deploy.stdout and cpu in deploy.stdout
-    assert f'in {host} (torch absent)' in deploy.stdout  # the deployed side ran in the host env
+    # the deployed side ran in the host environment
+    assert f'in {host_python} (torch absent)' in deploy.stdout
 
 
 def test_run_demo_tiny(tmp_path):

@@ -187,35 +187,30 @@ def test_onnx_deployment(case, onnx_deploy_dir, mmseg_predictions, tmp_path, hos
     _assert_deployed_equals_mmseg(case, mmseg_predictions, str(out))
 
 
-#: The torch-free host environment ``tools/setup_env.sh`` makes (numpy, Pillow, MindSpore 2.7.2,
-#: onnxruntime), or the interpreter named by FCN_HOST_PYTHON.
-HOST_PYTHON = os.environ.get('FCN_HOST_PYTHON') or osp.join(REPO, '.venv-host', 'bin', 'python')
-
-
 def test_a_real_host_environment_runs_the_deployed_models(case, mindspore_deploy_dir,
                                                           onnx_deploy_dir, mmseg_predictions,
-                                                          tmp_path):
+                                                          tmp_path, host_python):
     """Not an import blocker: another interpreter where torch, mmcv, mmengine and mmseg are not
     installed at all, with another MindSpore than the one that exported the MINDIR (2.7.2, the
     version whose CPU convolutions run at AVX-512), runs the MindSpore and the ONNX deploy
     folders and predicts and scores what mmseg does."""
-    assert osp.isfile(HOST_PYTHON), (
-        f'{HOST_PYTHON}: no host environment; `bash tools/setup_env.sh` makes it (or set '
+    assert osp.isfile(host_python), (
+        f'{host_python}: no host environment; `bash tools/setup_env.sh` makes it (or set '
         'FCN_HOST_PYTHON; FCN_SKIP_BACKEND_TESTS=1 skips the backend tests)')
     probe = subprocess.run(
-        [HOST_PYTHON, '-c', 'import importlib.util as u, json, mindspore; print(json.dumps(['
+        [host_python, '-c', 'import importlib.util as u, json, mindspore; print(json.dumps(['
          'mindspore.__version__] + [bool(u.find_spec(m)) for m in '
          '("torch", "mmcv", "mmengine", "mmseg", "mmseg_fcn_voc")]))'],
         cwd=str(case['work']), capture_output=True, text=True, env=_env())
     assert probe.returncode == 0, probe.stderr[-2000:]
     version, *installed = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert not any(installed), f'{HOST_PYTHON} has torch/mmcv/mmengine/mmseg: not a host'
+    assert not any(installed), f'{host_python} has torch/mmcv/mmengine/mmseg: not a host'
     import mindspore
     assert version != mindspore.__version__  # the MINDIR crosses MindSpore versions
     for backend, deploy_dir in (('mindspore', mindspore_deploy_dir),
                                 ('onnxruntime', onnx_deploy_dir)):
         out = tmp_path / backend
-        log = _run([HOST_PYTHON, 'converters/infer_deployed.py', deploy_dir, case['images'],
+        log = _run([host_python, 'converters/infer_deployed.py', deploy_dir, case['images'],
                     '--out-dir', out, '--labels', case['labels'], '--backend', backend],
                    env=_env(PYTHONPATH=REPO))
         assert 'mIoU' in log, backend

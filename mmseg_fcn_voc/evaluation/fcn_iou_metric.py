@@ -28,10 +28,15 @@ def _field(sample: Any, key: str):
     return None if item is None else item.data
 
 
+def _img_path(sample: Any) -> Optional[str]:
+    """The sample's ``img_path`` (dict or ``SegDataSample``), None when absent."""
+    path = sample.get('img_path') if isinstance(sample, dict) else getattr(sample, 'img_path', None)
+    return str(path) if path else None
+
+
 def _name(sample: Any) -> str:
     """The sample's image path for error messages."""
-    path = sample.get('img_path') if isinstance(sample, dict) else getattr(sample, 'img_path', None)
-    return str(path) if path else '<sample without img_path>'
+    return _img_path(sample) or '<sample without img_path>'
 
 
 @METRICS.register_module()
@@ -141,9 +146,8 @@ class FCNIoUMetric(BaseMetric):
     def _write_prediction(self, sample: Any, num_classes: int) -> str:
         """Write one sample's prediction as a palette PNG (``format_only``); returns its path."""
         pred = _field(sample, 'pred_sem_seg')
-        path = sample.get('img_path') if isinstance(sample, dict) else \
-            getattr(sample, 'img_path', None)
-        if pred is None or not path:
+        path = _img_path(sample)
+        if pred is None or path is None:
             raise ValueError(f'{_name(sample)}: FCNIoUMetric(format_only=True) needs '
                              'pred_sem_seg and img_path in every data sample')
         pred = pred.squeeze().cpu().numpy()
@@ -152,7 +156,7 @@ class FCNIoUMetric(BaseMetric):
                              f'{pred.min()}..{pred.max()}')
         palette = (self.dataset_meta or {}).get('palette')
         colours = palette if palette is not None else [(0, 0, 0)] * num_classes
-        out = osp.join(self.output_dir, osp.splitext(osp.basename(str(path)))[0] + '.png')
+        out = osp.join(self.output_dir, osp.splitext(osp.basename(path))[0] + '.png')
         write_label_png(out, pred.astype(np.uint8),
                         flat_palette(colours, ignore_index=self.ignore_index))
         return out

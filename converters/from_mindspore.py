@@ -1,23 +1,9 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Import a MindSpore FCN8s checkpoint (the MindSpore tutorial / model zoo, or to_mindspore.py's
-output) into an mmseg checkpoint.
-
-    python converters/from_mindspore.py SRC.ckpt OUT.pth --config configs/fcn8s_vgg16bn_voc.py
-
-Optimizer entries (moments.*, learning_rate, global_step, ...) are ignored. Exit status 3 (with the
-file and the missing/unexpected keys named) when the checkpoint does not fit the config's model.
-"""
+"""``python converters/from_mindspore.py --help``: see :mod:`mmseg_fcn_voc.commands.from_mindspore` (also the console
+script ``fcn-from-mindspore``)."""
 import sys
 
-
-def main(argv=None) -> int:
-    from mmseg_fcn_voc.conversion.cli import import_main
-    from mmseg_fcn_voc.conversion.mindspore.load import import_mindspore_checkpoint
-    return import_main(argv, 'from_mindspore.py', 'MindSpore FCN .ckpt -> mmseg checkpoint',
-                       'MindSpore checkpoint (.ckpt)',
-                       'model config, e.g. configs/fcn8s_vgg16bn_voc.py',
-                       import_mindspore_checkpoint)
-
+from mmseg_fcn_voc.commands.from_mindspore import main
 
 if __name__ == '__main__':
     sys.exit(main())

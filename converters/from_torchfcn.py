@@ -1,24 +1,9 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Import the authors' FCN weights in torchfcn naming (fcn32s/fcn16s/fcn8s/fcn8s-atonce
-``*_from_caffe.pth``) into an mmseg checkpoint for a Caffe-geometry config.
-
-    python converters/from_torchfcn.py fcn8s_from_caffe.pth OUT.pth \
-        --config configs/fcn8s_vgg16_voc.py
-
-Exit status 3 (with the file and the missing/unexpected keys named) when the file does not fit the
-config's model, e.g. an FCN-16s file for an FCN-8s config.
-"""
+"""``python converters/from_torchfcn.py --help``: see :mod:`mmseg_fcn_voc.commands.from_torchfcn` (also the console
+script ``fcn-from-torchfcn``)."""
 import sys
 
-
-def main(argv=None) -> int:
-    from mmseg_fcn_voc.conversion.cli import import_main
-    from mmseg_fcn_voc.conversion.importers.torchfcn import import_torchfcn_checkpoint
-    return import_main(argv, 'from_torchfcn.py', 'torchfcn / Caffe-release FCN -> mmseg checkpoint',
-                       'torchfcn-layout checkpoint (.pth)',
-                       'Caffe-geometry config, e.g. configs/fcn8s_vgg16_voc.py',
-                       import_torchfcn_checkpoint)
-
+from mmseg_fcn_voc.commands.from_torchfcn import main
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -28,8 +28,8 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from .errors import InputError
-from .fileio import file_sha256
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.fileio import file_sha256
 
 DEPLOY_FILE = 'deploy.json'
 DEPLOY_FORMAT = 'mmseg-fcn-voc/deploy'

@@ -1,25 +1,38 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Run a deployed model over a folder of images and score it (``converters/infer_deployed.py``).
+"""Run a deployed model over a folder of images and score it (``python -m fcn_voc_runtime``).
 
 Writes, for images ``<id>.<ext>``:
 
 * ``OUT/<id>.png``: the predicted classes as a palette PNG (the dataset's colours);
 * ``OUT/overlays/<id>.png``: the image with the prediction (ground truth | prediction with labels);
+* ``OUT/run.json``: what ran (backend, device, precision, the model's sha256, the shard and its
+  image names);
 * with labels (``LABELS/<id>.png``, VOC palette PNGs): ``OUT/metrics.json`` (``aAcc``, ``mAcc``,
   ``mIoU``, ``fwIoU``, per-class ``IoU.<class>`` / ``Acc.<class>``: the keys and formulas of
-  ``FCNIoUMetric``, from :mod:`.metrics`), ``OUT/confusion_matrix.{npy,csv,png}`` and a printed
-  per-class table.
+  ``FCNIoUMetric``, from :mod:`fcn_voc_core.metrics`), ``OUT/confusion_matrix.{npy,csv,png}`` and
+  a printed per-class table.
+
+:class:`FolderInference` runs it as named steps, each saying what it did: :meth:`~FolderInference.
+load`, :meth:`~FolderInference.collect` (sorted images, this shard's slice), :meth:`~FolderInference.
+validate` (every image decodes, every label exists with its image's size and valid values: all
+problems listed at once, before anything is written), :meth:`~FolderInference.predict` (skipping,
+with ``resume``, images whose outputs are complete; every file is written atomically) and
+:meth:`~FolderInference.score`. :func:`merge_shards` sums the confusion matrices of shards that
+scored disjoint slices of one image list into the metrics of a single run.
 """
+import json
+import os
 import os.path as osp
 import time
-from typing import Callable, Dict, Optional
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .confusion import save_confusion_matrix
-from .errors import InputError
-from .fileio import list_images, write_json
-from .imageio import (
+from fcn_voc_core.confusion import save_confusion_matrix
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.fileio import list_images, write_json
+from fcn_voc_core.imageio import (
     FileFormatError,
     check_label_size,
     flat_palette,
@@ -27,82 +40,290 @@ from .imageio import (
     read_label_png,
     write_label_png,
 )
-from .metrics import class_table, confusion_matrix, scores_from_confusion
+from fcn_voc_core.metrics import class_table, confusion_matrix, scores_from_confusion
+from fcn_voc_core.progress import track
+from fcn_voc_core.visualize import overlay_image, save_rgb
+
 from .predictor import Predictor
-from .progress import track
-from .visualize import overlay_image, save_rgb
+
+METRICS_FILE = 'metrics.json'
+RUN_FILE = 'run.json'
+CONFUSION_STEM = 'confusion_matrix'
+Pair = Tuple[str, Optional[str]]
 
 
 def label_path_for(image: str, labels_dir: str) -> str:
     return osp.join(labels_dir, osp.splitext(osp.basename(image))[0] + '.png')
 
 
-def infer_folder(deploy_dir: str,
-                 images: str,
-                 out_dir: str,
-                 labels: Optional[str] = None,
-                 backend: Optional[str] = None,
-                 device_target: str = 'CPU',
-                 max_images: Optional[int] = None,
-                 opacity: float = 0.6,
-                 log: Callable[[str], None] = print) -> Dict:
-    """Predict every image of ``images`` (a folder or one file) with the deployed model.
+def parse_shard(text: str) -> Tuple[int, int]:
+    """``'I/N'`` -> ``(I, N)`` with ``0 <= I < N``."""
+    try:
+        index, count = (int(v) for v in text.split('/'))
+    except ValueError:
+        raise InputError(f'--shard {text!r}: expected I/N, e.g. 0/4') from None
+    if count < 1 or not 0 <= index < count:
+        raise InputError(f'--shard {text!r}: I must be 0..N-1 and N at least 1')
+    return index, count
 
-    Returns:
-        ``{'images': n, 'seconds': s, 'images_per_second': r, 'metrics': {...} or None}``.
+
+def shard_slice(items: Sequence, index: int, count: int) -> List:
+    """Shard ``index`` of ``count``: a contiguous slice of ``items``; the shards partition it."""
+    n = len(items)
+    return list(items[n * index // count:n * (index + 1) // count])
+
+
+@dataclass
+class InferenceOptions:
+    """What :class:`FolderInference` is asked to do (the command line's options, as one object).
+
+    Attributes:
+        deploy_dir: the folder the converters wrote (``deploy.json`` and the model file).
+        images: an image folder, or one image.
+        out_dir: where predictions, overlays and the reports go.
+        labels: label PNGs named like the images; given, the model is scored.
+        backend: ``'mindspore'`` or ``'onnxruntime'``; None: the folder's.
+        device_target: ``'CPU'``, ``'GPU'`` or ``'Ascend'``.
+        device_id: which device of that kind (one process per NPU scores one shard).
+        max_images: the first N images (sorted by name) only.
+        shard: ``(I, N)``: score slice I of N of the sorted image list.
+        resume: skip images whose prediction and overlay are already complete in ``out_dir``.
+        opacity: overlay colour opacity.
+    """
+    deploy_dir: str
+    images: str
+    out_dir: str
+    labels: Optional[str] = None
+    backend: Optional[str] = None
+    device_target: str = 'CPU'
+    device_id: int = 0
+    max_images: Optional[int] = None
+    shard: Optional[Tuple[int, int]] = None
+    resume: bool = False
+    opacity: float = 0.6
+
+
+class FolderInference:
+    """Predict (and score) a folder with a deployed model; :meth:`run` runs the steps in order."""
+
+    def __init__(self, options: InferenceOptions, log: Callable[[str], None] = print):
+        self.options, self.log = options, log
+
+    def load(self) -> Predictor:
+        """Read and check the deploy folder and load the model on the device asked for."""
+        o = self.options
+        predictor = Predictor(o.deploy_dir, o.backend, o.device_target, o.device_id)
+        for note in predictor.model.notes:
+            self.log(note)
+        self.log(f'loaded {predictor.spec.model_file}: {predictor.model.backend} on '
+                 f'{predictor.model.device}, {predictor.model.precision}')
+        return predictor
+
+    def collect(self) -> List[Pair]:
+        """The (image, label or None) pairs, sorted by name: the first ``max_images``, then this
+        shard's slice. Names that differ only in their extension are refused (both listed)."""
+        o = self.options
+        files = list_images(o.images)[:o.max_images]
+        if o.shard is not None:
+            files = shard_slice(files, *o.shard)
+        if o.labels is not None and not osp.isdir(o.labels):
+            raise InputError(f'{o.labels}: no such label folder')
+        pairs = [(f, None if o.labels is None else label_path_for(f, o.labels)) for f in files]
+        self.log(f'{len(pairs)} image(s) from {o.images}'
+                 + (f' (shard {o.shard[0]}/{o.shard[1]})' if o.shard else '')
+                 + (f', labels from {o.labels}' if o.labels else ''))
+        return pairs
+
+    def validate(self, predictor: Predictor, pairs: List[Pair]) -> None:
+        """Decode every image and label and check them, before anything is written.
+
+        Raises:
+            InputError: listing every problem (undecodable images, missing labels, labels of
+                another size or with values outside the classes, images below the network's
+                minimum size).
+        """
+        spec, problems = predictor.spec, []
+        for path, label_file in track(pairs, description='checking inputs'):
+            image = label = None
+            try:
+                image = read_image(path)
+            except FileFormatError as e:
+                problems.append(str(e))
+            if image is not None and min(image.shape[:2]) < spec.min_size:
+                problems.append(f'{path}: {image.shape[0]}x{image.shape[1]} is smaller than the '
+                                f"network's minimum input {spec.min_size}")
+            if label_file is not None:
+                if not osp.isfile(label_file):
+                    problems.append(f'{label_file}: no label for {path}')
+                    continue
+                try:
+                    label = read_label_png(label_file, spec.num_classes, spec.ignore_index)
+                except FileFormatError as e:
+                    problems.append(str(e))
+            if image is not None and label is not None:
+                try:
+                    check_label_size(label.shape, image.shape, label_file, path)
+                except FileFormatError as e:
+                    problems.append(str(e))
+        if problems:
+            raise InputError(f'{len(problems)} problem(s) in the inputs; nothing was written:\n  '
+                             + '\n  '.join(problems))
+        self.log(f'{len(pairs)} image(s){" and labels" if self.options.labels else ""} checked')
+
+    def _done(self, stem: str, shape: Tuple[int, int]) -> Optional[np.ndarray]:
+        """The prediction already written for ``stem`` if it and its overlay are complete (both
+        written atomically: present means whole), else None."""
+        out = self.options.out_dir
+        pred_file = osp.join(out, f'{stem}.png')
+        if not (osp.isfile(pred_file) and osp.isfile(osp.join(out, 'overlays', f'{stem}.png'))):
+            return None
+        try:
+            pred = read_label_png(pred_file)
+        except FileFormatError:
+            return None
+        return pred if pred.shape == tuple(shape) else None
+
+    def predict(self, predictor: Predictor, pairs: List[Pair]) -> Tuple[np.ndarray, int]:
+        """Predict every image, write its prediction and overlay; return the summed ``(K, K)``
+        confusion matrix over the labelled pixels (zeros without labels) and how many images
+        were predicted (the others were complete already, with ``resume``)."""
+        spec, o = predictor.spec, self.options
+        palette = flat_palette(spec.palette, ignore_index=spec.ignore_index)
+        n = spec.num_classes
+        hist = np.zeros((n, n), np.int64)
+        predicted = 0
+        for path, label_file in track(pairs, description=f'{spec.backend} {o.device_target}'):
+            image = read_image(path)
+            stem = osp.splitext(osp.basename(path))[0]
+            pred = self._done(stem, image.shape[:2]) if o.resume else None
+            gt = None if label_file is None else read_label_png(label_file, n, spec.ignore_index)
+            if pred is None:
+                pred = predictor.predict(image)
+                write_label_png(osp.join(o.out_dir, f'{stem}.png'), pred, palette)
+                save_rgb(osp.join(o.out_dir, 'overlays', f'{stem}.png'),
+                         overlay_image(image, pred, spec.palette, gt, o.opacity))
+                predicted += 1
+            if gt is not None:
+                hist += confusion_matrix(gt, pred, n, spec.ignore_index)
+        self.log(f'wrote {predicted} prediction(s) and overlay(s) to {o.out_dir}'
+                 + (f'; {len(pairs) - predicted} were complete already' if o.resume else ''))
+        return hist, predicted
+
+    def score(self, predictor: Predictor, hist: np.ndarray, images: int) -> Dict:
+        """The four metrics (and per class) of ``hist``: ``metrics.json``, the confusion-matrix
+        files and the per-class table."""
+        model = predictor.model
+        return write_scores(hist, predictor.spec.classes, self.options.out_dir, images,
+                            dict(backend=model.backend, device_target=model.device,
+                                 precision=model.precision), self.log)
+
+    def write_run(self, predictor: Predictor, pairs: List[Pair]) -> str:
+        """``run.json``: what ran on which images (what :func:`merge_shards` checks)."""
+        o, model = self.options, predictor.model
+        return write_json(osp.join(o.out_dir, RUN_FILE), {
+            'backend': model.backend, 'device_target': model.device, 'device_id': o.device_id,
+            'precision': model.precision, 'model_sha256': predictor.spec.raw.get(
+                'model', {}).get('sha256'), 'classes': predictor.spec.classes,
+            'shard': list(o.shard) if o.shard else [0, 1], 'labelled': o.labels is not None,
+            'images': [osp.basename(p) for p, _ in pairs]})
+
+    def run(self) -> Dict:
+        """load -> collect -> validate -> predict -> score (with labels).
+
+        Returns:
+            ``{'images', 'predicted', 'seconds', 'images_per_second', 'backend', 'device',
+            'precision', 'metrics': {...} or None}``.
+
+        Raises:
+            InputError: naming the file(s), before any output is written: an incomplete or
+                mismatched deploy folder, images whose names clash, unreadable images, missing,
+                unreadable or mis-sized labels.
+        """
+        predictor = self.load()
+        pairs = self.collect()
+        self.validate(predictor, pairs)
+        os.makedirs(self.options.out_dir, exist_ok=True)
+        start = time.perf_counter()
+        hist, predicted = self.predict(predictor, pairs)
+        seconds = time.perf_counter() - start
+        self.write_run(predictor, pairs)
+        metrics = self.score(predictor, hist, len(pairs)) if self.options.labels else None
+        rate = predicted / seconds if seconds and predicted else float('nan')
+        self.log(f'{predicted} image(s) predicted in {seconds:.1f} s ({rate:.2f} images/s)')
+        return {'images': len(pairs), 'predicted': predicted, 'seconds': seconds,
+                'images_per_second': rate, 'backend': predictor.model.backend,
+                'device': predictor.model.device, 'precision': predictor.model.precision,
+                'metrics': metrics}
+
+
+def write_scores(hist: np.ndarray, classes: Sequence[str], out_dir: str, images: int,
+                 ran: Dict, log: Callable[[str], None] = print) -> Dict:
+    """``metrics.json`` (the four metrics, per class, and ``ran``: backend, device, precision),
+    ``confusion_matrix.{npy,csv,png}`` and the printed per-class table for ``hist``."""
+    scores = scores_from_confusion(hist)
+    metrics = scores.as_percent_dict(list(classes))
+    log('per class results:\n' + class_table(hist, scores, list(classes)))
+    paths = save_confusion_matrix(hist, list(classes), out_dir, stem=CONFUSION_STEM, title=(
+        f'{ran["backend"]}: rows normalised; aAcc {metrics["aAcc"]:.2f}, '
+        f'mIoU {metrics["mIoU"]:.2f}'))
+    path = write_json(osp.join(out_dir, METRICS_FILE), {
+        **metrics, 'labelled_pixels': int(hist.sum()), 'images': images, **ran,
+        'confusion_matrix': osp.basename(paths['npy'])})  # beside metrics.json
+    log(f'wrote {path} and the confusion matrix ({paths["png"]})')
+    return metrics
+
+
+def merge_shards(shard_dirs: Sequence[str], out_dir: str,
+                 log: Callable[[str], None] = print) -> Dict:
+    """Sum the confusion matrices of the shards of one scoring run into the metrics of a single
+    run over all their images (``metrics.json`` equal to it, key for key).
 
     Raises:
-        InputError: naming the file: an incomplete or mismatched deploy folder, an unreadable
-            image, a missing or unreadable label, a label of another size than its image.
+        InputError: naming the folder: not a labelled shard output, shards of another model,
+            classes or device, a shard missing or given twice, images scored twice.
     """
-    predictor = Predictor(deploy_dir, backend, device_target)
-    for note in getattr(predictor.model, 'notes', ()):
-        log(note)
-    spec = predictor.spec
-    files = list_images(images)[:max_images]
-    if labels is not None:
-        if not osp.isdir(labels):
-            raise InputError(f'{labels}: no such label folder')
-        missing = [label_path_for(f, labels) for f in files
-                   if not osp.isfile(label_path_for(f, labels))]
-        if missing:
-            raise InputError(f'{labels}: no label for {len(missing)} image(s), e.g. {missing[0]}')
-    palette = flat_palette(spec.palette, ignore_index=spec.ignore_index)
-    n = spec.num_classes
-    hist = np.zeros((n, n), np.int64)
-    start = time.perf_counter()
-    for path in track(files, description=f'{spec.backend} {device_target}'):
-        image = read_image(path)
-        pred = predictor.predict(image)
-        stem = osp.splitext(osp.basename(path))[0]
-        write_label_png(osp.join(out_dir, f'{stem}.png'), pred, palette)
-        gt = None
-        if labels is not None:
-            label_file = label_path_for(path, labels)
-            gt = read_label_png(label_file, n, spec.ignore_index)
-            check_label_size(gt.shape, image.shape, label_file, path)
-            hist += confusion_matrix(gt, pred, n, spec.ignore_index)
-        save_rgb(osp.join(out_dir, 'overlays', f'{stem}.png'),
-                 overlay_image(image, pred, spec.palette, gt, opacity))
-    seconds = time.perf_counter() - start
-    result = {'images': len(files), 'seconds': seconds,
-              'images_per_second': len(files) / seconds if seconds else float('nan'),
-              'metrics': None}
-    if labels is not None:
-        scores = scores_from_confusion(hist)
-        metrics = scores.as_percent_dict(spec.classes)
-        log('per class results:\n' + class_table(hist, scores, spec.classes))
-        paths = save_confusion_matrix(hist, spec.classes, out_dir, title=(
-            f'{spec.backend}: rows normalised; aAcc {metrics["aAcc"]:.2f}, '
-            f'mIoU {metrics["mIoU"]:.2f}'))
-        write_json(osp.join(out_dir, 'metrics.json'),
-                   {**metrics, 'labelled_pixels': int(hist.sum()), 'images': len(files),
-                    'backend': spec.backend, 'device_target': device_target,
-                    'confusion_matrix': paths['npy']})
-        result['metrics'] = metrics
-    log(f'{len(files)} image(s) in {seconds:.1f} s ({result["images_per_second"]:.2f} images/s); '
-        f'predictions and overlays in {out_dir}')
-    return result
+    runs, hist, images = [], None, set()
+    for folder in shard_dirs:
+        path = osp.join(folder, RUN_FILE)
+        if not osp.isfile(path):
+            raise InputError(f'{folder}: no {RUN_FILE}; not an output folder of infer_deployed.py')
+        with open(path, encoding='utf-8') as f:
+            run = json.load(f)
+        matrix = osp.join(folder, f'{CONFUSION_STEM}.npy')
+        if not run.get('labelled') or not osp.isfile(matrix):
+            raise InputError(f'{folder}: this shard was not scored (run it with --labels)')
+        first = runs[0][1] if runs else run
+        for key in ('model_sha256', 'classes', 'backend', 'device_target', 'precision'):
+            if run.get(key) != first.get(key):
+                raise InputError(f'{folder}: {key} {run.get(key)!r} differs from '
+                                 f'{runs[0][0]}\'s {first.get(key)!r}; shards must score one '
+                                 'model the same way')
+        twice = images & set(run['images'])
+        if twice:
+            raise InputError(f'{folder}: images scored by another shard too, e.g. '
+                             f'{sorted(twice)[0]}')
+        images |= set(run['images'])
+        counts = np.load(matrix)
+        hist = counts.astype(np.int64) if hist is None else hist + counts
+        runs.append((folder, run))
+    if not runs:
+        raise InputError('--merge needs at least one shard output folder')
+    indices = sorted(tuple(r['shard']) for _, r in runs)
+    count = indices[0][1]
+    if indices != [(i, count) for i in range(count)]:
+        raise InputError(f'shards {[f"{i}/{n}" for i, n in indices]} do not cover 0..{count - 1}'
+                         f'/{count} exactly once')
+    first = runs[0][1]
+    metrics = write_scores(hist, first['classes'], out_dir, len(images),
+                           {k: first[k] for k in ('backend', 'device_target', 'precision')}, log)
+    log(f'merged {len(runs)} shard(s), {len(images)} image(s)')
+    return metrics
 
 
-__all__ = ['infer_folder', 'FileFormatError']
+__all__ = ['InferenceOptions', 'FolderInference', 'infer_folder', 'merge_shards',
+           'label_path_for', 'parse_shard', 'shard_slice', 'write_scores']
+
+
+def infer_folder(options: InferenceOptions, log: Callable[[str], None] = print) -> Dict:
+    """:meth:`FolderInference.run` for ``options``."""
+    return FolderInference(options, log).run()

@@ -18,12 +18,13 @@ class Predictor:
             :func:`~fcn_voc_runtime.deploy.load_deploy_dir`).
         backend: ``'mindspore'`` or ``'onnxruntime'``; by default the folder's.
         device_target: ``'CPU'``, ``'GPU'`` or ``'Ascend'``.
+        device_id: which device of that kind.
     """
 
     def __init__(self, deploy_dir: str, backend: Optional[str] = None,
-                 device_target: str = 'CPU'):
+                 device_target: str = 'CPU', device_id: int = 0):
         self.spec: DeploySpec = load_deploy_dir(deploy_dir)
-        self.model = load_model(self.spec, backend, device_target)
+        self.model = load_model(self.spec, backend, device_target, device_id)
 
     def logits(self, image_rgb: np.ndarray):
         """(H, W, 3) uint8 RGB -> ((1, K, H', W') logits, (h, w) of the unpadded input)."""

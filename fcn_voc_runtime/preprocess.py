@@ -3,16 +3,17 @@
 
 What mmseg does between a decoded image and a predicted label map, reproduced step by step:
 
-1. ``size.policy == 'resize'``: mmcv's ``Resize(scale, keep_ratio)`` (bilinear);
+1. ``size.policy == 'resize'``: mmcv's ``Resize(scale, keep_ratio)``: ``cv2.resize`` with
+   ``INTER_LINEAR`` to the size mmcv computes;
 2. ``SegDataPreProcessor``: channel order (images are decoded to RGB), ``(x - mean) / std``, then
    padding at the bottom and right to a multiple of ``size_divisor`` with ``pad_value``;
 3. the network: (1, K, H', W') logits;
 4. ``postprocess_result``: the padding is cropped off and, after a resize, the logits are resized
    back to the image's size (bilinear, ``align_corners=False``); argmax over the classes.
 
-With the native-size policy every step is exact, so the predictions equal mmseg's. The resize
-policy resizes with numpy's bilinear interpolation, which can differ from OpenCV's fixed-point
-kernel by one grey level on some pixels.
+Images come from :func:`fcn_voc_core.imageio.read_image` (OpenCV's decoding, as mmcv's), the image
+resize is OpenCV's (as mmcv's) and the logits' resize is torch's ``F.interpolate`` bilinear
+(``align_corners=False``) written in numpy, so both size policies reproduce mmseg's predictions.
 """
 from typing import Tuple
 
@@ -55,8 +56,10 @@ def preprocess(image_rgb: np.ndarray, spec: DeploySpec) -> Tuple[np.ndarray, Tup
     """(H, W, 3) uint8 RGB -> ((1, 3, H', W') float32 network input, (h, w) before padding)."""
     image = image_rgb
     if spec.size_policy == 'resize':
+        import cv2  # mmcv's imresize: cv2.resize, bilinear
         h, w = rescaled_size(*image.shape[:2], spec.resize['scale'], spec.resize['keep_ratio'])
-        image = np.clip(np.rint(bilinear_resize(image, h, w)), 0, 255).astype(np.uint8)
+        if (h, w) != image.shape[:2]:
+            image = cv2.resize(np.ascontiguousarray(image), (w, h), interpolation=cv2.INTER_LINEAR)
     if spec.channel_order == 'BGR':
         image = image[..., ::-1]
     x = (image.astype(np.float32) - np.asarray(spec.mean, np.float32)) / np.asarray(

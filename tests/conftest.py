@@ -19,9 +19,9 @@ def mmseg_scope():
 @pytest.fixture(scope='session', autouse=True)
 def mindspore_cpu_setup():
     """Tests run MindSpore cells in-process: the converters' CPU set-up, before any kernel runs
-    (on AVX-512 machines MindSpore's own oneDNN is otherwise 80x slower, see
-    :func:`fcn_voc_runtime.backends.mindspore.configure_cpu`)."""
-    from fcn_voc_runtime.backends.mindspore import configure_cpu
+    (on AVX-512 machines MindSpore 2.10's own oneDNN is otherwise far slower, see
+    :func:`fcn_voc_core.mindspore_cpu.configure_cpu`)."""
+    from fcn_voc_core.mindspore_cpu import configure_cpu
     return configure_cpu()
 
 
@@ -303,16 +303,12 @@ def demo_cfg():
 
 @pytest.fixture(scope='session')
 def converter_cli():
-    """``converter_cli('to_mindspore')`` -> ``converters/to_mindspore.py`` imported in-process; its
-    ``main(argv)`` returns the exit status."""
-    import importlib.util
+    """``converter_cli('to_mindspore')`` -> the command module behind ``converters/to_mindspore.py``
+    (:mod:`mmseg_fcn_voc.commands.to_mindspore`); its ``main(argv)`` returns the exit status."""
+    import importlib
 
     def _load(name):
-        path = osp.join(REPO_ROOT, 'converters', f'{name}.py')
-        spec = importlib.util.spec_from_file_location(f'converter_cli_{name}', path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        return importlib.import_module(f'mmseg_fcn_voc.commands.{name}')
 
     return _load
 

@@ -1,6 +1,6 @@
 """Every command line of converters/ and tools/, run as a subprocess with its exit status and output
 checked, and the one exit-status convention: 0 success, 1 check failed, 2 usage error, 3 bad input
-(naming the file), 4 internal error (see fcn_voc_runtime/cli.py; unit-tested in test_runtime.py).
+(naming the file), 4 internal error (see fcn_voc_core/cli.py; unit-tested in test_runtime.py).
 
 Slow: each run starts Python with torch and mmseg; the demo and the benchmarks run for real at tiny
 sizes.
@@ -38,9 +38,6 @@ COMMANDS = {
     'tools/dataset_converters/prepare_voc.py': 'test_dataset_converters',
     'tools/dataset_converters/make_demo_voc.py': 'test_dataset_converters',
     'tools/model_converters/vgg2mmseg.py': 'test_convert_vgg16.py',
-    'tools/convert_vgg16.py': 'test_convert_vgg16.py (alias)',
-    'tools/prepare_voc.py': 'test_prepare_voc.py (alias)',
-    'tools/make_demo_voc.py': 'test_make_demo_voc.py (alias)',
 }
 PYTHON_COMMANDS = sorted(c for c in COMMANDS if c.endswith('.py'))
 
@@ -76,6 +73,16 @@ def test_usage_errors_exit_2():
         assert code == 2, f'{command}: {code}\n{err[-2000:]}'
         assert 'usage:' in err and 'error:' in err, command  # argparse's own report
         assert 'Traceback' not in err, command
+
+
+def test_console_scripts_are_installed_and_run():
+    """The editable install puts pyproject's console scripts beside the interpreter; two of them
+    run (the torch-side and the torch-free one), the others resolve in test_layout.py."""
+    bin_dir = osp.dirname(sys.executable)
+    for script, needle in (('fcn-to-onnx', '--dynamic'), ('fcn-infer-deployed', '--device-target')):
+        proc = run([osp.join(bin_dir, script), '--help'], timeout=300)
+        assert proc.returncode == 0, f'{script}: {proc.stderr[-2000:]}'
+        assert needle in proc.stdout, script
 
 
 def test_importers_as_commands(tmp_path):

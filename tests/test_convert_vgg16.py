@@ -75,7 +75,7 @@ def test_cli_output_loads_through_pretrained_init_cfg(vgg16_state_dict, tmp_path
     from mmseg.registry import MODELS
     src, dst = str(tmp_path / 'vgg16.pth'), str(tmp_path / 'vgg16_fcn.pth')
     torch.save(vgg16_state_dict, src)
-    for script in ('tools/model_converters/vgg2mmseg.py', 'tools/convert_vgg16.py'):  # + alias
+    for script in ('tools/model_converters/vgg2mmseg.py', ):
         proc = subprocess.run([sys.executable, osp.join(repo_root, script), src, dst, '--source',
                                'caffe'], capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr

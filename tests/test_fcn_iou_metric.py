@@ -12,12 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmseg_fcn_voc.evaluation import (
-    FCNIoUMetric,
-    confusion_matrix,
-    save_confusion_matrix,
-    scores_from_confusion,
-)
+from fcn_voc_core.confusion import save_confusion_matrix
+from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
+from mmseg_fcn_voc.evaluation import FCNIoUMetric
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 VOC_CLASSES = ('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseg_fcn_voc.datasets import read_label_png, read_sbd_mat, read_split
+from mmseg_fcn_voc.datasets.voc_format import read_label, read_sbd_mat, read_split
 from mmseg_fcn_voc.testing.demo_voc import DEMO_CLASSES, make_demo_voc, render_image, void_border
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -66,7 +66,7 @@ def test_formats(demo):
             sizes.add(img.size)
         with Image.open(out / VOC / 'SegmentationClass' / f'{image_id}.png') as lbl:
             assert lbl.mode == 'P' and lbl.size == img.size
-        label = read_label_png(out / VOC / 'SegmentationClass' / f'{image_id}.png')
+        label = read_label(out / VOC / 'SegmentationClass' / f'{image_id}.png')
         present |= set(np.unique(label).tolist())
         assert (label == 255).any()  # void border around objects
         if image_id in s.sbd_train + s.sbd_val:
@@ -131,7 +131,7 @@ def test_content_is_learnable_from_colour_alone(demo):
     for image_id in train:
         rgb = np.asarray(Image.open(out / VOC / 'JPEGImages' / f'{image_id}.jpg'), np.float64)
         label = read_sbd_mat(out / SBD / 'cls' / f'{image_id}.mat') if osp.isfile(
-            out / SBD / 'cls' / f'{image_id}.mat') else read_label_png(
+            out / SBD / 'cls' / f'{image_id}.mat') else read_label(
                 out / VOC / 'SegmentationClass' / f'{image_id}.png')
         for c in classes:
             sums[c] += rgb[label == c].sum(0)
@@ -140,7 +140,7 @@ def test_content_is_learnable_from_colour_alone(demo):
     right = total = 0
     for image_id in s.voc_val:
         rgb = np.asarray(Image.open(out / VOC / 'JPEGImages' / f'{image_id}.jpg'), np.float64)
-        label = read_label_png(out / VOC / 'SegmentationClass' / f'{image_id}.png')
+        label = read_label(out / VOC / 'SegmentationClass' / f'{image_id}.png')
         pred = np.asarray(classes)[np.argmin(
             ((rgb[..., None, :] - means[None, None]) ** 2).sum(-1), axis=-1)]
         objects = (label != 0) & (label != 255)
@@ -158,7 +158,7 @@ def test_too_few_images_refused(tmp_path):
 def test_cli(tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     run = subprocess.run([
-        sys.executable, osp.join(REPO, 'tools/make_demo_voc.py'), '--out-dir',
+        sys.executable, osp.join(REPO, 'tools/dataset_converters/make_demo_voc.py'), '--out-dir',
         str(tmp_path / 'd'), '--num-images', '12', '--seed', '1', '--no-voc2011'
     ], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
@@ -166,7 +166,7 @@ def test_cli(tmp_path):
     assert (tmp_path / 'd' / VOC / 'ImageSets/Segmentation/train.txt').is_file()
     assert not (tmp_path / 'd' / 'TrainVal').exists()
     bad = subprocess.run([
-        sys.executable, osp.join(REPO, 'tools/make_demo_voc.py'), '--out-dir',
+        sys.executable, osp.join(REPO, 'tools/dataset_converters/make_demo_voc.py'), '--out-dir',
         str(tmp_path / 'e'), '--num-images', '2'
     ], env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and 'at least 8' in bad.stderr

@@ -23,7 +23,7 @@ from mmseg_fcn_voc.data_prep.prepare import (
 )
 from mmseg_fcn_voc.data_prep.sources import SBD as SBD_KIND
 from mmseg_fcn_voc.data_prep.sources import SourceError, extract_archive
-from mmseg_fcn_voc.datasets import read_label_png, read_sbd_mat, read_split, write_label_png
+from mmseg_fcn_voc.datasets.voc_format import read_label, read_sbd_mat, read_split, write_voc_label
 from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -106,7 +106,7 @@ def test_folders_prepare_the_mmseg_layout(raw, tmp_path):
             assert (out / 'VOC2012' / label_dir / f'{i}.png').is_file()
     for i in sbd_train | sbd_val:
         np.testing.assert_array_equal(
-            read_label_png(out / 'VOC2012/SegmentationClassSBD' / f'{i}.png'),
+            read_label(out / 'VOC2012/SegmentationClassSBD' / f'{i}.png'),
             read_sbd_mat(root / 'benchmark_RELEASE/dataset/cls' / f'{i}.mat'))
     for i in expected['trainaug']:
         aug = out / 'VOC2012/SegmentationClassAug' / f'{i}.png'
@@ -114,7 +114,7 @@ def test_folders_prepare_the_mmseg_layout(raw, tmp_path):
                   if i in voc_train else out / 'VOC2012/SegmentationClassSBD' / f'{i}.png')
         assert filecmp.cmp(aug, source, shallow=False)
     # VOC's own labels keep their void border in the Aug folder
-    assert any(255 in read_label_png(out / 'VOC2012/SegmentationClassAug' / f'{i}.png')
+    assert any(255 in read_label(out / 'VOC2012/SegmentationClassAug' / f'{i}.png')
                for i in voc_train)
 
     # the SBD folder is linked for the .mat configs; report written; no temporaries
@@ -174,7 +174,7 @@ def test_rerun_redoes_missing_stale_and_half_written_files(raw, tmp_path):
     _, lines = run(opts)
     assert any(line.startswith('SegmentationClassSBD: 2 converted') for line in lines)
     assert not stale.exists()
-    np.testing.assert_array_equal(read_label_png(labels / f'{s.sbd_train[0]}.png'),
+    np.testing.assert_array_equal(read_label(labels / f'{s.sbd_train[0]}.png'),
                                   read_sbd_mat(src / 'benchmark_RELEASE/dataset/cls' /
                                                f'{s.sbd_train[0]}.mat'))
 
@@ -290,11 +290,11 @@ def damage_everything(root, s):
     undecodable = voc / 'JPEGImages' / f'{s.voc_train[0]}.jpg'
     undecodable.write_bytes(b'not a jpeg at all')
     bad_values = voc / 'SegmentationClass' / f'{s.voc_train[1]}.png'
-    label = read_label_png(bad_values)
+    label = read_label(bad_values)
     label[0, 0] = 42
-    write_label_png(bad_values, label)
+    write_voc_label(bad_values, label)
     resized = voc / 'SegmentationClass' / f'{s.voc_val[0]}.png'
-    write_label_png(resized, read_label_png(resized)[:-3])
+    write_voc_label(resized, read_label(resized)[:-3])
     bad_label = voc / 'SegmentationClass' / f'{s.voc_val[1]}.png'
     bad_label.write_bytes(b'\x89PNG\r\n\x1a\nbroken')
     no_gtcls = root / 'benchmark_RELEASE/dataset/cls' / f'{s.sbd_train[0]}.mat'
@@ -332,7 +332,7 @@ def test_check_an_already_prepared_directory(raw, tmp_path):
     assert result.problems == [] and result.counts['trainaug'] == s.expected_counts()['train_aug']
     aug = out / 'VOC2012/SegmentationClassAug' / f'{s.sbd_val[0]}.png'
     aug.unlink()
-    write_label_png(aug, np.full((3, 3), 99, np.uint8))
+    write_voc_label(aug, np.full((3, 3), 99, np.uint8))
     image = out / 'VOC2012/JPEGImages' / f'{s.voc_val[0]}.jpg'
     image.unlink()
     with pytest.raises(DataPreparationError) as e:
@@ -390,7 +390,7 @@ def test_copy_and_symlink_modes(raw, tmp_path):
 # --------------------------------------------------------------------------------------------------
 def cli(*args):
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    return subprocess.run([sys.executable, osp.join(REPO, 'tools/prepare_voc.py'), *args],
+    return subprocess.run([sys.executable, osp.join(REPO, 'tools/dataset_converters/prepare_voc.py'), *args],
                           env=env, capture_output=True, text=True, timeout=600)
 
 

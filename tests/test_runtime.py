@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fcn_voc_runtime import cli, deploy, fileio, preprocess
+from fcn_voc_core import cli, fileio
+from fcn_voc_runtime import deploy, preprocess
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BN_CONFIG = 'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py'
@@ -23,16 +24,20 @@ def test_runtime_imports_without_torch_or_mmseg(host_env):
                              text=True, timeout=120)
     assert blocked.returncode != 0 and 'blocked' in blocked.stderr  # the blocker works
     code = ('import fcn_voc_runtime.infer, fcn_voc_runtime.predictor, fcn_voc_runtime.deploy, '
-            'fcn_voc_runtime.backends.onnxruntime, fcn_voc_runtime.backends.mindspore, sys; '
+            'fcn_voc_runtime.backends.onnxruntime, fcn_voc_runtime.backends.mindspore, '
+            'fcn_voc_runtime.__main__, fcn_voc_core.cli, fcn_voc_core.confusion, '
+            'fcn_voc_core.errors, fcn_voc_core.fileio, fcn_voc_core.imageio, fcn_voc_core.metrics, '
+            'fcn_voc_core.mindspore_cpu, fcn_voc_core.progress, fcn_voc_core.visualize, sys; '
             'bad = [m for m in sys.modules if m.split(".")[0] in '
             '("torch", "mmcv", "mmengine", "mmseg", "mmseg_fcn_voc")]; print(bad)')
     proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == '[]'
-    usage = subprocess.run([sys.executable, osp.join(REPO, 'converters/infer_deployed.py'),
-                            '--help'], env=env, capture_output=True, text=True, timeout=120)
-    assert usage.returncode == 0 and '--backend' in usage.stdout, usage.stderr
+    for command in ([osp.join(REPO, 'converters/infer_deployed.py')], ['-m', 'fcn_voc_runtime']):
+        usage = subprocess.run([sys.executable, *command, '--help'], env=env, cwd=REPO,
+                               capture_output=True, text=True, timeout=120)
+        assert usage.returncode == 0 and '--backend' in usage.stdout, usage.stderr
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,7 +185,7 @@ def test_sha256_sidecar_and_publish_model_names(tmp_path):
 
 
 def test_exit_status_convention(capsys):
-    from fcn_voc_runtime.errors import InputError
+    from fcn_voc_core.errors import InputError
     assert (cli.EXIT_OK, cli.EXIT_CHECK_FAILED, cli.EXIT_USAGE, cli.EXIT_BAD_INPUT,
             cli.EXIT_INTERNAL_ERROR) == (0, 1, 2, 3, 4)
     assert cli.run_cli(lambda: None, 'p') == 0
@@ -208,7 +213,7 @@ def test_exit_status_convention(capsys):
 def test_avx2_cap_hint_only_when_capped_on_an_avx512_cpu():
     import mindspore
 
-    from fcn_voc_runtime.backends.mindspore import avx2_cap_hint, cpu_has_avx512
+    from fcn_voc_core.mindspore_cpu import avx2_cap_hint, cpu_has_avx512
     hint = avx2_cap_hint({'isa_cap': 'AVX2', 'avx512_cpu': True})
     assert hint.startswith(f'MindSpore {mindspore.__version__}: ') and 'MindSpore 2.7.x' in hint
     assert avx2_cap_hint({'isa_cap': 'AVX2', 'avx512_cpu': False}) is None  # AVX2-only CPU

@@ -6,7 +6,9 @@ import pytest
 from mmengine.config import Config
 from scipy.io import savemat
 
-from mmseg_fcn_voc.datasets import LoadSBDAnnotations, VOCFormatError, write_label_png
+from fcn_voc_core.imageio import FileFormatError
+from mmseg_fcn_voc.datasets import LoadSBDAnnotations
+from mmseg_fcn_voc.datasets.voc_format import write_voc_label
 
 REPO_CONFIGS = 'configs/_base_/datasets'
 
@@ -20,7 +22,7 @@ def label_pair(tmp_path):
     mat = tmp_path / '2008_000001.mat'
     savemat(str(mat), {'GTcls': {'Segmentation': seg, 'CategoriesPresent': np.unique(seg)[1:]}})
     png = tmp_path / '2008_000001.png'
-    write_label_png(png, seg)
+    write_voc_label(png, seg)
     return seg, str(mat), str(png)
 
 
@@ -62,15 +64,15 @@ def test_reduce_zero_label_must_agree_with_the_dataset(label_pair):
 def test_errors_name_the_file(tmp_path):
     no_gtcls = tmp_path / 'no_gtcls.mat'
     savemat(str(no_gtcls), {'GTinst': {'Segmentation': np.zeros((2, 2), np.uint8)}})
-    with pytest.raises(VOCFormatError, match=r"no_gtcls\.mat: no 'GTcls' struct"):
+    with pytest.raises(FileFormatError, match=r"no_gtcls\.mat: no 'GTcls' struct"):
         LoadSBDAnnotations()(results_for(str(no_gtcls)))
     junk = tmp_path / 'junk.mat'
     junk.write_bytes(b'\x00' * 64)
-    with pytest.raises(VOCFormatError, match=r'junk\.mat: cannot decode'):
+    with pytest.raises(FileFormatError, match=r'junk\.mat: cannot decode'):
         LoadSBDAnnotations()(results_for(str(junk)))
     out_of_range = tmp_path / 'big.mat'
     savemat(str(out_of_range), {'GTcls': {'Segmentation': np.full((2, 2), 40, np.uint8)}})
-    with pytest.raises(VOCFormatError, match=r'big\.mat: label values outside 0\.\.20'):
+    with pytest.raises(FileFormatError, match=r'big\.mat: label values outside 0\.\.20'):
         LoadSBDAnnotations(num_classes=21)(results_for(str(out_of_range)))
     # like LoadAnnotations, no value check unless asked
     assert LoadSBDAnnotations()(results_for(str(out_of_range)))['gt_seg_map'].max() == 40

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 from scipy.io import savemat
 
-from fcn_voc_runtime import fileio
+from fcn_voc_core import fileio
+from fcn_voc_core.imageio import FileFormatError, read_image
 from mmseg_fcn_voc.datasets import voc_format as vf
 
 
@@ -42,55 +43,55 @@ def test_label_png_round_trip(tmp_path):
     label = np.random.default_rng(0).integers(0, 21, (37, 53)).astype(np.uint8)
     label[0, :] = 255
     path = tmp_path / 'a' / 'x.png'
-    vf.write_label_png(path, label)
+    vf.write_voc_label(path, label)
     with Image.open(path) as img:
         assert img.mode == 'P' and img.size == (53, 37)
         assert tuple(img.getpalette()[3 * 15:3 * 16]) == (192, 128, 128)
-    np.testing.assert_array_equal(vf.read_label_png(path), label)
+    np.testing.assert_array_equal(vf.read_label(path), label)
     assert os.listdir(tmp_path / 'a') == ['x.png']  # no temporary left behind
 
 
 def test_grey_scale_labels_accepted_colour_labels_refused(tmp_path):
     label = np.full((5, 6), 3, np.uint8)
     Image.fromarray(label, 'L').save(tmp_path / 'grey.png')
-    np.testing.assert_array_equal(vf.read_label_png(tmp_path / 'grey.png'), label)
+    np.testing.assert_array_equal(vf.read_label(tmp_path / 'grey.png'), label)
     Image.fromarray(np.zeros((5, 6, 3), np.uint8)).save(tmp_path / 'rgb.png')
-    with pytest.raises(vf.VOCFormatError, match=r'rgb\.png: label must be a palette'):
-        vf.read_label_png(tmp_path / 'rgb.png')
+    with pytest.raises(FileFormatError, match=r'rgb\.png: label must be a palette'):
+        vf.read_label(tmp_path / 'rgb.png')
 
 
 def test_out_of_range_label_values_name_the_file(tmp_path):
     label = np.zeros((4, 4), np.uint8)
     label[0, 0], label[1, 1], label[2, 2] = 21, 254, 255  # 255 is fine, 21 and 254 are not
     path = tmp_path / 'bad.png'
-    vf.write_label_png(path, label)
-    with pytest.raises(vf.VOCFormatError) as e:
-        vf.read_label_png(path)
+    vf.write_voc_label(path, label)
+    with pytest.raises(FileFormatError) as e:
+        vf.read_label(path)
     assert str(e.value).startswith(str(path)) and '21, 254' in str(e.value)
     assert e.value.path == str(path)
     # value checking can be switched off
-    assert vf.read_label_png(path, num_classes=None)[0, 0] == 21
+    assert vf.read_label(path, num_classes=None)[0, 0] == 21
 
 
 def test_undecodable_and_truncated_images_name_the_file(tmp_path):
     garbage = tmp_path / 'garbage.jpg'
     garbage.write_bytes(b'this is not a jpeg')
-    with pytest.raises(vf.VOCFormatError, match=r'garbage\.jpg: cannot decode image'):
-        vf.read_image(garbage)
+    with pytest.raises(FileFormatError, match=r'garbage\.jpg: cannot decode image'):
+        read_image(garbage)
     good = tmp_path / 'good.jpg'
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (64, 80, 3), dtype=np.uint8)).save(
         good, quality=90)
-    assert vf.read_image(good).shape == (64, 80, 3)
+    assert read_image(good).shape == (64, 80, 3)
     truncated = tmp_path / 'truncated.jpg'
     truncated.write_bytes(good.read_bytes()[:300])
-    with pytest.raises(vf.VOCFormatError, match=r'truncated\.jpg: cannot decode image'):
-        vf.read_image(truncated)
-    with pytest.raises(vf.VOCFormatError, match=r'missing\.png: label not found'):
-        vf.read_label_png(tmp_path / 'missing.png')
+    with pytest.raises(FileFormatError, match=r'truncated\.jpg: cannot decode image'):
+        read_image(truncated)
+    with pytest.raises(FileFormatError, match=r'missing\.png: label not found'):
+        vf.read_label(tmp_path / 'missing.png')
     broken_png = tmp_path / 'broken.png'
     broken_png.write_bytes(b'\x89PNG\r\n\x1a\n' + b'\x00' * 20)
-    with pytest.raises(vf.VOCFormatError, match=r'broken\.png: cannot decode label'):
-        vf.read_label_png(broken_png)
+    with pytest.raises(FileFormatError, match=r'broken\.png: cannot decode label'):
+        vf.read_label(broken_png)
 
 
 def write_mat(path, **variables):
@@ -117,7 +118,7 @@ def test_sbd_mat_reading(tmp_path):
 def test_bad_sbd_mat_files_name_the_file(tmp_path, variables, message):
     path = tmp_path / 'bad.mat'
     write_mat(path, **variables)
-    with pytest.raises(vf.VOCFormatError, match=message) as e:
+    with pytest.raises(FileFormatError, match=message) as e:
         vf.read_sbd_mat(path)
     assert str(e.value).startswith(str(path))
 
@@ -125,9 +126,9 @@ def test_bad_sbd_mat_files_name_the_file(tmp_path, variables, message):
 def test_undecodable_mat_names_the_file(tmp_path):
     path = tmp_path / 'garbage.mat'
     path.write_bytes(b'MATLAB? no.' * 20)
-    with pytest.raises(vf.VOCFormatError, match=r'garbage\.mat: cannot decode SBD \.mat file'):
+    with pytest.raises(FileFormatError, match=r'garbage\.mat: cannot decode SBD \.mat file'):
         vf.read_sbd_mat(path)
-    with pytest.raises(vf.VOCFormatError, match=r'nothere\.mat: SBD \.mat label not found'):
+    with pytest.raises(FileFormatError, match=r'nothere\.mat: SBD \.mat label not found'):
         vf.read_sbd_mat(tmp_path / 'nothere.mat')
 
 
@@ -135,14 +136,14 @@ def test_validate_sample_collects_every_problem(tmp_path):
     image = tmp_path / 'a.jpg'
     Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(image)
     label = tmp_path / 'a.png'
-    vf.write_label_png(label, np.zeros((20, 31), np.uint8))
+    vf.write_voc_label(label, np.zeros((20, 31), np.uint8))
     (problem, ) = vf.validate_sample(image, label)
     assert problem.startswith(str(label)) and '31x20' in problem and '30x20' in problem
-    vf.write_label_png(label, np.zeros((20, 30), np.uint8))
+    vf.write_voc_label(label, np.zeros((20, 30), np.uint8))
     assert vf.validate_sample(image, label) == []
     (tmp_path / 'b.jpg').write_bytes(b'junk')
     bad_label = tmp_path / 'b.png'
-    vf.write_label_png(bad_label, np.full((2, 2), 99, np.uint8))
+    vf.write_voc_label(bad_label, np.full((2, 2), 99, np.uint8))
     problems = vf.validate_sample(tmp_path / 'b.jpg', bad_label)
     assert len(problems) == 2
     assert problems[0].startswith(str(tmp_path / 'b.jpg'))
@@ -156,13 +157,13 @@ def test_split_files(tmp_path):
     path.write_text('a\n\n b \n')
     assert vf.read_split(path) == ['a', 'b']
     path.write_text('a\nb\na\n')
-    with pytest.raises(vf.VOCFormatError,
+    with pytest.raises(FileFormatError,
                        match=r"train\.txt: line 3: image id 'a' is listed twice"):
         vf.read_split(path)
     path.write_text('a 1\n')
-    with pytest.raises(vf.VOCFormatError, match='expected one image id'):
+    with pytest.raises(FileFormatError, match='expected one image id'):
         vf.read_split(path)
-    with pytest.raises(vf.VOCFormatError, match=r'none\.txt: split file not found'):
+    with pytest.raises(FileFormatError, match=r'none\.txt: split file not found'):
         vf.read_split(tmp_path / 'none.txt')
 
 

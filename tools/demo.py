@@ -36,7 +36,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from fcn_voc_runtime.fileio import write_sha256_sidecar
+from fcn_voc_core.fileio import write_sha256_sidecar
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = 'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py'
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
         if host_py is None:  # the torch-free host environment, when set up
             host_venv = osp.join(REPO, '.venv-host', 'bin', 'python')
             host_py = host_venv if osp.isfile(host_venv) else py
-        run([host_py, 'converters/infer_deployed.py', ms_dir, val_images, '--out-dir',
+        run([host_py, '-m', 'fcn_voc_runtime', ms_dir, val_images, '--out-dir',
              deployed_dir, '--labels', labels, '--backend', 'mindspore'])
         with open(osp.join(deployed_dir, 'metrics.json')) as f:
             deployed = json.load(f)

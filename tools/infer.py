@@ -10,8 +10,8 @@ IMAGES is a folder (every .jpg/.png/... in it) or one image. Uses ``mmseg.apis.i
 import argparse
 import sys
 
-from fcn_voc_runtime.cli import run_cli
-from fcn_voc_runtime.fileio import list_images
+from fcn_voc_core.cli import run_cli
+from fcn_voc_core.fileio import list_images
 
 PROG = 'infer.py'
 

@@ -5,7 +5,7 @@
 # the same machine only checks and takes seconds.
 #
 # It also creates a second, torch-free environment like a deployment host's (numpy, Pillow,
-# MindSpore 2.7.2, onnxruntime; at ./.venv-host, or $FCN_HOST_VENV): the tests run the deploy
+# OpenCV, MindSpore 2.7.2, onnxruntime; at ./.venv-host, or $FCN_HOST_VENV): the tests run the deploy
 # runtime there. MindSpore 2.7.2 because its oneDNN runs convolutions at AVX-512 where 2.9/2.10's
 # fall back to a reference kernel (see README, "Deploy on Ascend"); it loads 2.10's MINDIR files.
 #
@@ -16,6 +16,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${FCN_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
 STAMP="$VENV/.fcn-stack-v1"
+# one OpenCV for both environments: the host decodes and resizes images as mmcv does in training
+OPENCV=4.11.0.86
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -50,7 +52,8 @@ else
       --no-build-isolation -q "mmcv==2.1.0"
   fi
   log "installing mmengine, mmsegmentation, mindspore, onnx, onnxruntime"
-  pipi "mmengine==0.10.7" "mmsegmentation==1.2.2" ftfy regex "numpy>=1.24,<2" "setuptools>=77,<81"
+  pipi "mmengine==0.10.7" "mmsegmentation==1.2.2" ftfy regex "numpy>=1.24,<2" "setuptools>=77,<81" \
+    "opencv-python==$OPENCV"
   # openmim's own dependency chain pins setuptools 60 and breaks mmcv: install it without deps.
   pipi --no-deps "openmim==0.3.9"
   pipi click colorama model-index "pandas>=2,<3" requests rich tabulate
@@ -61,19 +64,26 @@ fi
 
 # The package itself, editable; dependencies are already satisfied above (no resolver surprises).
 # (checked from / so that the current directory cannot make the import succeed)
-if ! (cd / && "$VPY" -c "import mmseg_fcn_voc, fcn_voc_runtime" 2>/dev/null); then
+if ! (cd / && "$VPY" -c "import mmseg_fcn_voc.commands, fcn_voc_runtime.__main__, fcn_voc_core" \
+    2>/dev/null) || [ ! -x "$VENV/bin/fcn-to-mindspore" ]; then
   log "installing mmseg-fcn-voc (editable)"
   pipi --no-deps --no-build-isolation -e "$ROOT"
 fi
 
 HOST_VENV="${FCN_HOST_VENV:-$ROOT/.venv-host}"
-HOST_STAMP="$HOST_VENV/.fcn-host-v1"
-if [ ! -f "$HOST_STAMP" ] || ! "$HOST_VENV/bin/python" -c "import mindspore, onnxruntime, PIL" \
+HOST_STAMP="$HOST_VENV/.fcn-host-v2"
+if [ ! -f "$HOST_STAMP" ] || ! "$HOST_VENV/bin/python" -c "import mindspore, onnxruntime, PIL, cv2" \
     2>/dev/null; then
   log "creating the torch-free host environment $HOST_VENV (MindSpore 2.7.2, onnxruntime)"
   [ -x "$HOST_VENV/bin/python" ] || "$PY" -m venv "$HOST_VENV"
   "$HOST_VENV/bin/python" -m pip install --disable-pip-version-check -q "numpy>=1.24,<2" Pillow \
-    "mindspore==2.7.2" "onnxruntime>=1.18"
+    "mindspore==2.7.2" "onnxruntime>=1.18" "opencv-python-headless==$OPENCV"
   touch "$HOST_STAMP"
+fi
+# the torch-free packages (fcn_voc_core, fcn_voc_runtime) without any dependency, so that
+# `converters/infer_deployed.py` and `python -m fcn_voc_runtime` run from any folder there
+if ! (cd / && "$HOST_VENV/bin/python" -c "import fcn_voc_runtime.__main__, fcn_voc_core" 2>/dev/null); then
+  log "installing mmseg-fcn-voc's runtime into $HOST_VENV (editable, no dependencies)"
+  "$HOST_VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps -e "$ROOT"
 fi
 log "ready: $VENV (host environment: $HOST_VENV)"

@@ -1,19 +1,26 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""One module per backend; each is imported only when chosen (a host needs only its own)."""
+"""One module per backend, each implementing :class:`.base.DeployedModel`; a backend module is
+imported only when chosen (a host needs only its own)."""
 import importlib
 
+from fcn_voc_core.errors import InputError
+
 from ..deploy import BACKENDS, DeploySpec
-from ..errors import InputError
-
-DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
+from .base import DEVICE_TARGETS, DeployedModel
 
 
-def load_model(spec: DeploySpec, backend: str = None, device_target: str = 'CPU'):
-    """The deployed model of ``spec`` as a callable ``(1, 3, H, W) float32 -> (1, K, H, W)``.
+def load_model(spec: DeploySpec, backend: str = None, device_target: str = 'CPU',
+               device_id: int = 0) -> DeployedModel:
+    """The deployed model of ``spec``, running on ``device_target``.
 
     Args:
         backend: ``'mindspore'`` (MINDIR) or ``'onnxruntime'`` (ONNX); by default the folder's.
         device_target: ``'CPU'``, ``'GPU'`` or ``'Ascend'``.
+        device_id: which device of that kind (ignored on the CPU).
+
+    Raises:
+        InputError: an unknown backend or device, a folder of another backend, or a model that
+            does not run on the device asked for (no silent fallback to another device).
     """
     backend = backend or spec.backend
     if backend not in BACKENDS:
@@ -26,4 +33,11 @@ def load_model(spec: DeploySpec, backend: str = None, device_target: str = 'CPU'
         raise InputError(f'unknown device target {device_target!r}; expected one of '
                          f'{DEVICE_TARGETS}')
     module = importlib.import_module(f'.{backend}', __name__)
-    return module.load(spec, device_target)
+    model = module.load(spec, device_target, device_id)
+    if model.device != device_target:
+        raise InputError(f'{spec.model_file}: asked to run on {device_target}, but {backend} runs '
+                         f'it on {model.device}; refusing to report its results as {device_target}')
+    return model
+
+
+__all__ = ['DEVICE_TARGETS', 'DeployedModel', 'load_model']

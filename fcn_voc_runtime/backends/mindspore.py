@@ -1,102 +1,39 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""MindSpore: the MINDIR as an ``nn.GraphCell`` (CPU, GPU or Ascend), and MindSpore's fast CPU set-up."""
-import ctypes
-import os
-import os.path as osp
-import platform
-from typing import Optional
+"""MindSpore: the MINDIR as an ``nn.GraphCell`` on CPU, GPU or Ascend."""
+from typing import List
 
 import numpy as np
 
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.mindspore_cpu import avx2_cap_hint, configure_cpu
+
 from ..deploy import DeploySpec
-from ..errors import InputError
-
-#: oneDNN's ``dnnl_cpu_isa_avx2``.
-DNNL_CPU_ISA_AVX2 = 0x7
-_configured = None
-
-
-def configure_cpu() -> dict:
-    """Make MindSpore's CPU kernels fast; call before the first MindSpore operation (idempotent).
-
-    * MindSpore 2.10's bundled oneDNN picks a *reference* convolution (``jit_uni_ncsp:conv+ref``)
-      for NCHW float32 convolutions on CPUs with AVX-512, at any AVX-512 level: measured on an
-      Intel Xeon (Sapphire Rapids), a 256->256 3x3 convolution at 64x64 took 3.2-3.5 s at every
-      AVX-512 level and 0.03 s when capped at AVX2 (``ONEDNN_MAX_CPU_ISA=AVX2``), so an FCN forward
-      took minutes instead of seconds. The cap is set with ``dnnl_set_max_cpu_isa`` on MindSpore's
-      own ``libdnnl`` only, so torch's oneDNN in the same process keeps its ISA. A cap the user set
-      in ``ONEDNN_MAX_CPU_ISA`` is left alone, and so are CPUs without x86 oneDNN.
-    * ``mindspore.runtime.launch_blocking()``: PyNative kernels run on the calling thread instead
-      of a launch thread that the Python thread busy-waits on (half of a 2-core machine).
-
-    MindSpore 2.7.x (oneDNN 2.2) has no such fallback and runs the convolutions at AVX-512: on the
-    same Xeon, the Caffe FCN-8s MINDIR exported by 2.10 took 1.39 s per 375x500 image under 2.7.2
-    against 1.92 s under 2.10 capped at AVX2. :func:`avx2_cap_hint` says so to users.
-
-    Returns:
-        What was done: ``{'isa_cap': 'AVX2' | None, 'launch_blocking': bool, 'avx512_cpu': bool}``.
-    """
-    global _configured
-    if _configured is not None:
-        return _configured
-    import mindspore as ms
-    done = {'isa_cap': cap_onednn_isa(), 'launch_blocking': False, 'avx512_cpu': cpu_has_avx512()}
-    runtime = getattr(ms, 'runtime', None)
-    if runtime is not None and hasattr(runtime, 'launch_blocking'):
-        runtime.launch_blocking()
-        done['launch_blocking'] = True
-    _configured = done
-    return done
-
-
-def cap_onednn_isa():
-    """Cap MindSpore's own oneDNN at AVX2 (see :func:`configure_cpu`); returns ``'AVX2'`` when
-    capped, None when left alone (a user's ``ONEDNN_MAX_CPU_ISA``, not x86, another build, or
-    MindSpore already ran a kernel)."""
-    import mindspore as ms
-    lib = osp.join(osp.dirname(ms.__file__), 'lib', 'libdnnl.so.3')
-    if 'ONEDNN_MAX_CPU_ISA' in os.environ or platform.machine() not in ('x86_64', 'AMD64') \
-            or not osp.isfile(lib):
-        return None
-    try:
-        return 'AVX2' if ctypes.CDLL(lib).dnnl_set_max_cpu_isa(DNNL_CPU_ISA_AVX2) == 0 else None
-    except (OSError, AttributeError):
-        return None  # another oneDNN build: keep its defaults
-
-
-def cpu_has_avx512() -> bool:
-    """Whether the CPU reports AVX-512 (``avx512f`` in ``/proc/cpuinfo``; False elsewhere)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            return any(line.startswith('flags') and ' avx512f' in line for line in f)
-    except OSError:
-        return False
-
-
-def avx2_cap_hint(done: dict) -> Optional[str]:
-    """A line for the user when :func:`configure_cpu` capped MindSpore at AVX2 on an AVX-512 CPU."""
-    if done.get('isa_cap') != 'AVX2' or not done.get('avx512_cpu'):
-        return None
-    import mindspore as ms
-    return (f'MindSpore {ms.__version__}: CPU convolutions capped at AVX2 (this version\'s AVX-512 '
-            'convolution is a reference kernel); MindSpore 2.7.x runs them at AVX-512, about 1.4x '
-            'faster on this kind of CPU')
 
 
 class MindSporeModel:
-    """``model(x)``: (1, 3, H, W) float32 -> (1, K, H, W) float32 logits."""
+    """``model(x)``: (1, 3, H, W) float32 -> (1, K, H, W) float32 logits (a
+    :class:`~.base.DeployedModel`)."""
 
-    def __init__(self, spec: DeploySpec, device_target: str = 'CPU'):
+    backend = 'mindspore'
+
+    def __init__(self, spec: DeploySpec, device_target: str = 'CPU', device_id: int = 0):
         import mindspore as ms
         from mindspore import nn
 
         self.ms = ms
-        ms.set_context(device_target=device_target)
-        self.notes = []
+        self.notes: List[str] = []
         if device_target == 'CPU':
-            hint = avx2_cap_hint(configure_cpu())
+            hint = avx2_cap_hint(configure_cpu())  # before the first kernel
             if hint:
                 self.notes.append(hint)
+        if device_target == 'CPU':
+            ms.set_context(device_target=device_target)
+        else:
+            ms.set_context(device_target=device_target, device_id=device_id)
+        self.device = ms.get_context('device_target')
+        # MindSpore picks the NPU's precision by SoC when none is set (allow_fp32_to_fp16, or
+        # must_keep_origin_dtype on 910B); this runtime sets none
+        self.precision = 'float32' if self.device == 'CPU' else f'{self.device} default'
         try:
             self.graph = nn.GraphCell(ms.load(spec.model_file))
         except (RuntimeError, ValueError, TypeError) as e:
@@ -106,7 +43,7 @@ class MindSporeModel:
         return self.graph(self.ms.Tensor(np.ascontiguousarray(x, np.float32))).asnumpy()
 
 
-def load(spec: DeploySpec, device_target: str) -> MindSporeModel:
+def load(spec: DeploySpec, device_target: str, device_id: int = 0) -> MindSporeModel:
     if not spec.model_file.endswith('.mindir'):
         raise InputError(f'{spec.model_file}: the MindSpore runtime runs a MINDIR')
-    return MindSporeModel(spec, device_target)
+    return MindSporeModel(spec, device_target, device_id)

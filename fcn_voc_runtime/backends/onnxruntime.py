@@ -1,18 +1,30 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """onnxruntime: CPU, CUDA, or Ascend through CANN's execution provider (``onnxruntime-cann``)."""
+from typing import List
+
 import numpy as np
 
+from fcn_voc_core.errors import InputError
+
 from ..deploy import DeploySpec
-from ..errors import InputError
 
 PROVIDERS = {'CPU': 'CPUExecutionProvider', 'GPU': 'CUDAExecutionProvider',
              'Ascend': 'CANNExecutionProvider'}
+DEVICES = {provider: device for device, provider in PROVIDERS.items()}
 
 
 class OnnxRuntimeModel:
-    """``model(x)``: (1, 3, H, W) float32 -> (1, K, H, W) float32 logits."""
+    """``model(x)``: (1, 3, H, W) float32 -> (1, K, H, W) float32 logits (a
+    :class:`~.base.DeployedModel`).
 
-    def __init__(self, spec: DeploySpec, device_target: str = 'CPU'):
+    Only the provider of ``device_target`` is given to the session, and :attr:`device` is read
+    back from ``session.get_providers()``: a provider that is listed as available but cannot run
+    (``onnxruntime-cann`` without CANN's libraries) shows as the CPU.
+    """
+
+    backend = 'onnxruntime'
+
+    def __init__(self, spec: DeploySpec, device_target: str = 'CPU', device_id: int = 0):
         import onnxruntime as ort
 
         provider = PROVIDERS[device_target]
@@ -20,12 +32,17 @@ class OnnxRuntimeModel:
             raise InputError(f'device target {device_target} needs onnxruntime\'s {provider}, '
                              f'which this onnxruntime lacks (it has '
                              f'{ort.get_available_providers()})')
-        providers = [provider] + (['CPUExecutionProvider'] if provider != 'CPUExecutionProvider'
-                                  else [])
         try:
-            self.session = ort.InferenceSession(spec.model_file, providers=providers)
+            options = {} if device_target == 'CPU' else {'device_id': str(device_id)}
+            self.session = ort.InferenceSession(spec.model_file, providers=[(provider, options)])
         except Exception as e:  # onnxruntime raises its own exception types
             raise InputError(f'{spec.model_file}: not a loadable ONNX model: {e}') from e
+        used = self.session.get_providers()
+        self.device = DEVICES.get(used[0], used[0]) if used else 'none'
+        # CANN's graph engine builds force_fp16 when no precision mode is passed (none is)
+        self.precision = {'CPU': 'float32', 'Ascend': 'force_fp16 (CANN default)'}.get(
+            self.device, f'{self.device} default')
+        self.notes: List[str] = []
         self.input_name, self.output_name = spec.input_name, spec.output_name
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
@@ -33,7 +50,7 @@ class OnnxRuntimeModel:
                                 {self.input_name: np.ascontiguousarray(x, np.float32)})[0]
 
 
-def load(spec: DeploySpec, device_target: str) -> OnnxRuntimeModel:
+def load(spec: DeploySpec, device_target: str, device_id: int = 0) -> OnnxRuntimeModel:
     if not spec.model_file.endswith('.onnx'):
         raise InputError(f'{spec.model_file}: onnxruntime runs an ONNX file')
-    return OnnxRuntimeModel(spec, device_target)
+    return OnnxRuntimeModel(spec, device_target, device_id)

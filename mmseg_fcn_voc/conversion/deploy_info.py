@@ -11,8 +11,8 @@ from typing import Dict, List, Optional, Sequence
 
 from torch import nn
 
+from fcn_voc_core.errors import InputError
 from fcn_voc_runtime.deploy import DEPLOY_FORMAT, DEPLOY_VERSION, file_entry
-from fcn_voc_runtime.errors import InputError
 
 from .spec import FCNSpec
 

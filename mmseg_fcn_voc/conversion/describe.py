@@ -11,7 +11,7 @@ from mmcv.cnn import ConvModule
 from mmengine.utils.dl_utils.parrots_wrapper import _BatchNorm
 from torch import nn
 
-from fcn_voc_runtime.errors import InputError
+from fcn_voc_core.errors import InputError
 
 from ..models.backbones.fcn_vgg import FCNVGG
 from ..models.decode_heads.fcn_skip_head import FCNSkipHead, score_layer_name

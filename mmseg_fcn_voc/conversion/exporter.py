@@ -1,41 +1,43 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""The one skeleton every exporter follows (MindSpore, ONNX).
+"""The one skeleton every exporter follows (MindSpore, ONNX), as named steps.
 
-:meth:`Exporter.run`:
+:meth:`Exporter.run` calls, in order:
 
-1. remove the previous report from the output folder (a refused conversion must not leave an old
-   "passed" report behind);
-2. build the config's model and load the checkpoint strictly (:mod:`.model_io`), describe it
-   (:mod:`.describe`: unsupported networks are refused) and check the parity sizes;
-3. :meth:`Exporter.export`: the backend writes its files and returns the networks to check;
-4. run the torch model and every converted network on seeded inputs (one per parity size) and,
-   optionally, on real images, and compare (:mod:`.parity`);
-5. write ``deploy.json`` (:mod:`.deploy_info`) and the report, both atomically.
+1. :meth:`~Exporter.prepare`: remove the previous report and ``deploy.json`` from the output
+   folder (a refused conversion must not leave an old "passed" report behind), build the config's
+   model and load the checkpoint strictly (:mod:`.model_io`), describe it once (:mod:`.describe`:
+   unsupported networks are refused) and check the parity sizes;
+2. :meth:`~Exporter.export`: the backend writes its files and returns the networks to check;
+3. :meth:`~Exporter.check_parity`: the torch model against every converted network on seeded
+   inputs (one per parity size) and, optionally, on real images (:mod:`.parity`);
+4. :meth:`~Exporter.write_deploy` (:mod:`.deploy_info`) and :meth:`~Exporter.write_report`, both
+   atomically.
 
-A backend subclass implements :meth:`Exporter.export` (and names its report file); everything else is
-shared.
+Every step logs what it did. A backend subclass implements :meth:`Exporter.export` (and names its
+report file and options class); everything else is shared. Options come as one object
+(:mod:`.options`).
 """
 import os
 import os.path as osp
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.fileio import file_sha256, write_json
 from fcn_voc_runtime.deploy import DEPLOY_FILE
-from fcn_voc_runtime.errors import InputError
-from fcn_voc_runtime.fileio import file_sha256, write_json
 
 from .deploy_info import describe_deployment
 from .describe import describe_fcn
 from .model_io import build_and_load, fcn_logits, input_size_problem
+from .options import ExportOptions
 from .parity import (
     ParityAccumulator,
-    ParityThresholds,
     find_image_pairs,
     load_pair,
     preprocess_image,
@@ -44,7 +46,6 @@ from .parity import (
 from .spec import FCNSpec
 
 Size = Tuple[int, int]
-DEFAULT_PARITY_SIZE = (512, 512)
 
 
 class Timings(dict):
@@ -57,6 +58,11 @@ class Timings(dict):
         self[step] = round(time.perf_counter() - start, 3)
 
 
+class ExportCheckError(InputError):
+    """An exported model that is not what was asked for (a "dynamic" model with fixed sizes, a
+    static one of another size, one that fails on an input it should take)."""
+
+
 @dataclass
 class Converted:
     """A converted network to check against torch.
@@ -64,11 +70,11 @@ class Converted:
     Attributes:
         name: its key in the report (``'seeded'`` for the converted cell, ``'mindir'``,
             ``'onnxruntime'``).
-        run: (1, 3, H, W) float32 array -> (1, K, H, W) logits array.
+        forward: (1, 3, H, W) float32 array -> (1, K, H, W) logits array.
         input_size: the one (H, W) it takes, or None for every size the network takes.
     """
     name: str
-    run: Callable[[np.ndarray], np.ndarray]
+    forward: Callable[[np.ndarray], np.ndarray]
     input_size: Optional[Size] = None
 
 
@@ -92,51 +98,39 @@ def second_size(size: Size, divisor: int) -> Size:
     return h | 1, w | 1
 
 
+@dataclass
+class Prepared:
+    """What :meth:`Exporter.prepare` made: the loaded model, its one description, the sizes to
+    check."""
+    model: nn.Module
+    spec: FCNSpec
+    sizes: List[Size]
+
+
 class Exporter:
     """Convert one checkpoint and prove parity; subclasses implement :meth:`export`.
 
     Args:
-        config, checkpoint: the mmseg config and a checkpoint of its model.
-        out_dir: folder for the exported files, ``deploy.json`` and the report.
-        input_size: export a static model for this (H, W); None exports a dynamic-shape model.
-        parity_size: (H, W) of the seeded parity input (a static model uses ``input_size``); a
-            dynamic model is also checked at :func:`second_size` of it.
-        images, labels, max_images: real images (and VOC label PNGs) for another parity check.
-        thresholds: when two networks count as equal.
-        seed: seed of the random parity inputs.
-        name: file stem; defaults to the config's.
+        options: an :class:`~.options.ExportOptions` (of the subclass's :attr:`options_class`).
         log: where progress lines go.
     """
 
     backend = ''
     report_file = ''
+    options_class = ExportOptions
 
-    def __init__(self,
-                 config: str,
-                 checkpoint: str,
-                 out_dir: str,
-                 input_size: Optional[Sequence[int]] = None,
-                 parity_size: Sequence[int] = DEFAULT_PARITY_SIZE,
-                 images: Optional[str] = None,
-                 labels: Optional[str] = None,
-                 max_images: Optional[int] = None,
-                 thresholds: ParityThresholds = ParityThresholds(),
-                 seed: int = 0,
-                 name: Optional[str] = None,
-                 log: Callable[[str], None] = print):
-        self.config, self.checkpoint, self.out_dir = config, checkpoint, out_dir
-        self.input_size = None if input_size is None else tuple(int(v) for v in input_size)
-        self.parity_size = self.input_size or tuple(int(v) for v in parity_size)
-        self.images, self.labels, self.max_images = images, labels, max_images
-        self.thresholds, self.seed, self.log = thresholds, seed, log
-        self.name = name or osp.splitext(osp.basename(config))[0]
+    def __init__(self, options: ExportOptions, log: Callable[[str], None] = print):
+        if not isinstance(options, self.options_class):
+            raise TypeError(f'{type(self).__name__} takes {self.options_class.__name__}, got '
+                            f'{type(options).__name__}')
+        self.options, self.log = options, log
         self.timings = Timings()
 
     # ---------------------------------------------------------------------------------------------
     # what a backend provides
     # ---------------------------------------------------------------------------------------------
     def export(self, model: nn.Module, spec: FCNSpec) -> Exported:
-        """Write the backend's files into ``self.out_dir``; return them and the networks to
+        """Write the backend's files into the output folder; return them and the networks to
         check. Called once, after the model is loaded and described."""
         raise NotImplementedError
 
@@ -145,70 +139,106 @@ class Exporter:
         return {'torch': torch.__version__, 'mmsegmentation': mmseg.__version__}
 
     def path(self, suffix: str) -> str:
-        return osp.join(self.out_dir, f'{self.name}{suffix}')
+        return osp.join(self.options.out_dir, f'{self.options.name}{suffix}')
+
+    @property
+    def report_path(self) -> str:
+        return osp.join(self.options.out_dir, self.report_file)
 
     # ---------------------------------------------------------------------------------------------
-    # the shared skeleton
+    # the shared steps
     # ---------------------------------------------------------------------------------------------
     def run(self) -> Dict:
-        """Export and check; write ``deploy.json`` and the report; return the report
+        """prepare -> export -> check_parity -> write_deploy -> write_report; returns the report
         (``report['passed']`` is False when a parity check failed).
 
         Raises:
             InputError: the checkpoint, config or sizes cannot be converted exactly (nothing
                 half-written is reported as a success).
         """
-        os.makedirs(self.out_dir, exist_ok=True)
-        report_path = osp.join(self.out_dir, self.report_file)
-        for stale in (report_path, osp.join(self.out_dir, DEPLOY_FILE)):
+        prepared = self.prepare()
+        with self.timings('export'):
+            exported = self.export(prepared.model, prepared.spec)
+        checks = self.check_parity(prepared, exported)
+        checkpoint_sha256 = file_sha256(self.options.checkpoint)
+        versions = self.versions()
+        deploy_file = self.write_deploy(prepared, exported, checkpoint_sha256, versions)
+        return self.write_report(prepared, exported, checks, deploy_file, checkpoint_sha256,
+                                 versions)
+
+    def prepare(self) -> Prepared:
+        """Clear stale reports, load the checkpoint into the config's model, describe it, and
+        check that it takes the parity sizes."""
+        o = self.options
+        os.makedirs(o.out_dir, exist_ok=True)
+        for stale in (self.report_path, osp.join(o.out_dir, DEPLOY_FILE)):
             if osp.exists(stale):
                 os.remove(stale)
+                self.log(f'removed the previous {stale}')
         with self.timings('load_torch'):
-            model = build_and_load(self.config, self.checkpoint)
-            spec = describe_fcn(model, self.config)
-        sizes = [self.parity_size]
-        if self.input_size is None:
-            sizes.append(second_size(self.parity_size, spec.size_divisor))
+            model = build_and_load(o.config, o.checkpoint)
+            spec = describe_fcn(model, o.config)
+        parity_size = o.input_size or o.parity_size
+        sizes = [parity_size]
+        if o.dynamic:
+            sizes.append(second_size(parity_size, spec.size_divisor))
         for size in sizes:
             problem = input_size_problem(model, size)
             if problem:
-                raise InputError(f'{self.config}: {problem}')
+                raise InputError(f'{o.config}: {problem}')
+        self.log(f'loaded {o.checkpoint} into {o.config} (FCN-{spec.output_stride}s, '
+                 f'{spec.head.geometry} geometry); parity sizes {sizes}')
+        return Prepared(model, spec, sizes)
 
-        with self.timings('export'):
-            exported = self.export(model, spec)
+    def check_parity(self, prepared: Prepared, exported: Exported) -> Dict[str, Dict]:
+        """Seeded inputs for every converted network, and real images when asked for."""
         with self.timings('parity_seeded'):
-            checks = self.seeded_parity(model, spec, exported, sizes)
-        if self.images:
+            checks = self.seeded_parity(prepared.model, prepared.spec, exported, prepared.sizes)
+        if self.options.images:
             with self.timings('parity_images'):
-                checks['images'] = self.image_parity(model, spec, exported)
+                checks['images'] = self.image_parity(prepared.model, prepared.spec, exported)
+        failed = [name for name, c in checks.items() if not c['passed']]
+        self.log(f'parity: {len(checks) - len(failed)} of {len(checks)} check(s) passed'
+                 + (f'; failed: {failed}' if failed else ''))
+        return checks
 
-        checkpoint_sha256 = file_sha256(self.checkpoint)
-        versions = self.versions()
-        deploy_file = None
-        if exported.model_file is not None:
-            deploy_file = write_json(osp.join(self.out_dir, DEPLOY_FILE), describe_deployment(
-                model, spec, self.config, self.checkpoint, checkpoint_sha256, self.backend,
-                self.out_dir, exported.model_file, exported.input_shape, exported.other_files,
-                versions))
-        passed = all(c['passed'] for c in checks.values())
+    def write_deploy(self, prepared: Prepared, exported: Exported, checkpoint_sha256: str,
+                     versions: Dict[str, str]) -> Optional[str]:
+        """``deploy.json`` for the model file (none when nothing deployable was written)."""
+        if exported.model_file is None:
+            self.log('no deployable model written, so no deploy.json')
+            return None
+        o = self.options
+        path = write_json(osp.join(o.out_dir, DEPLOY_FILE), describe_deployment(
+            prepared.model, prepared.spec, o.config, o.checkpoint, checkpoint_sha256,
+            self.backend, o.out_dir, exported.model_file, exported.input_shape,
+            exported.other_files, versions))
+        self.log(f'wrote {path}')
+        return path
+
+    def write_report(self, prepared: Prepared, exported: Exported, checks: Dict[str, Dict],
+                     deploy_file: Optional[str], checkpoint_sha256: str,
+                     versions: Dict[str, str]) -> Dict:
+        """The parity report (``report_file``), written atomically and returned."""
+        o = self.options
         report = {
-            'config': self.config,
-            'checkpoint': self.checkpoint,
+            'config': o.config,
+            'checkpoint': o.checkpoint,
             'checkpoint_sha256': checkpoint_sha256,
             'backend': self.backend,
             'model_file': exported.model_file,
             'input_shape': exported.input_shape,
-            'dynamic': self.input_size is None,
-            'parity_sizes': [list(s) for s in sizes],
-            'seed': self.seed,
+            'dynamic': o.dynamic,
+            'parity_sizes': [list(s) for s in prepared.sizes],
+            'seed': o.seed,
             **exported.facts,
             **checks,
             'deploy': deploy_file,
             'timings_s': dict(self.timings),
             'versions': versions,
-            'passed': bool(passed),
+            'passed': bool(all(c['passed'] for c in checks.values())),
         }
-        write_json(report_path, report)
+        write_json(self.report_path, report)
         return report
 
     def seeded_parity(self, model: nn.Module, spec: FCNSpec, exported: Exported,
@@ -217,13 +247,20 @@ class Exporter:
         accs = {c.name: ParityAccumulator(spec.head.num_classes) for c in exported.converted}
         shapes = {c.name: [] for c in exported.converted}
         for i, (h, w) in enumerate(sizes):
-            x = preprocess_image(model, random_image(h, w, self.seed + i))
+            x = preprocess_image(model, random_image(h, w, self.options.seed + i))
             ref = fcn_logits(model, x).numpy()
             for conv in exported.converted:
                 if conv.input_size is not None and tuple(x.shape[-2:]) != conv.input_size:
                     continue
                 t0 = time.perf_counter()
-                out = conv.run(x.numpy())
+                try:
+                    out = conv.forward(x.numpy())
+                except Exception as e:  # noqa: BLE001 - the backends raise their own types
+                    raise ExportCheckError(
+                        f'{self.options.out_dir}: the exported {conv.name} network fails on an '
+                        f'input of {h}x{w}, which it should take ('
+                        f'{"dynamic" if conv.input_size is None else "static"} export): '
+                        f'{type(e).__name__}: {str(e)[:500]}') from e
                 seconds = time.perf_counter() - t0
                 accs[conv.name].add(ref, out)
                 shapes[conv.name].append(list(x.shape))
@@ -231,22 +268,23 @@ class Exporter:
                          f'{accs[conv.name].max_rel_error:.3g}, argmax agreement '
                          f'{100 * accs[conv.name].agreeing / accs[conv.name].pixels:.4f}% '
                          f'({seconds:.1f} s)')
-        return {name: {**acc.summary(self.thresholds), 'input_shapes': shapes[name]}
+        return {name: {**acc.summary(self.options.thresholds), 'input_shapes': shapes[name]}
                 for name, acc in accs.items()}
 
     def image_parity(self, model: nn.Module, spec: FCNSpec, exported: Exported) -> Dict:
         """The first any-size converted network against torch over real images, with both mean
         IUs when labelled."""
+        o = self.options
         conv = next((c for c in exported.converted if c.input_size is None), None)
         if conv is None:
             raise InputError('--images needs a network that takes any size; this export is '
-                             f'static ({self.input_size})')
-        pairs = find_image_pairs(self.images, self.labels, self.max_images)
+                             f'static ({o.input_size})')
+        pairs = find_image_pairs(o.images, o.labels, o.max_images)
         acc = ParityAccumulator(spec.head.num_classes)
         for image, label in pairs:
             x, gt = load_pair(model, image, label, spec.head.num_classes)
-            acc.add(fcn_logits(model, x).numpy(), conv.run(x.numpy()), gt)
-        summary = {**acc.summary(self.thresholds), 'network': conv.name, 'folder': self.images}
+            acc.add(fcn_logits(model, x).numpy(), conv.forward(x.numpy()), gt)
+        summary = {**acc.summary(o.thresholds), 'network': conv.name, 'folder': o.images}
         self.log(f'{len(pairs)} image(s), {conv.name}: max rel error '
                  f'{summary["max_rel_error"]:.3g}, argmax agreement '
                  f'{100 * summary["argmax_agreement"]:.4f}%'

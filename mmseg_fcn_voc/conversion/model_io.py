@@ -15,8 +15,8 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 from torch import nn
 
-from fcn_voc_runtime.errors import InputError
-from fcn_voc_runtime.fileio import atomic_output, verify_sha256, write_sha256_sidecar
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.fileio import atomic_output, verify_sha256, write_sha256_sidecar
 
 from ..utils.safe_load import register_checkpoint_safe_globals
 from .names import compare_keys, format_keys, key_mismatch

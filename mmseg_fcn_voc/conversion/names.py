@@ -2,7 +2,7 @@
 """Layer names of the FCN/VGG-16 family in every framework and release: kept in one place."""
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from fcn_voc_runtime.errors import InputError
+from fcn_voc_core.errors import InputError
 
 from ..models.backbones.fcn_vgg import VGG16_STAGES
 from ..models.decode_heads.fcn_skip_head import HEAD_LAYERS

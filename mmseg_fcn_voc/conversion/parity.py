@@ -9,7 +9,7 @@ For logits ``ref`` and ``out`` of shape (N, K, H, W):
 * ``argmax_agreement``: the fraction of pixels whose predicted class is the same.
 
 Over several inputs the errors are maxima and the agreement is pooled over all pixels. With labels,
-the mean IU of each network is computed by the paper's formula (:mod:`fcn_voc_runtime.metrics`)
+the mean IU of each network is computed by the paper's formula (:mod:`fcn_voc_core.metrics`)
 from one confusion matrix per network.
 
 The real images of a parity check are read and preprocessed here too, exactly as the model's data
@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from fcn_voc_runtime.fileio import list_images
-from fcn_voc_runtime.imageio import check_label_size, read_image, read_label_png
-from fcn_voc_runtime.metrics import confusion_matrix, scores_from_confusion
+from fcn_voc_core.fileio import list_images
+from fcn_voc_core.imageio import check_label_size, read_image, read_label_png
+from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
 
 from .names import format_keys
 
@@ -35,7 +35,7 @@ VOC_LABEL_DIR = 'SegmentationClass'
 
 @dataclass(frozen=True)
 class ParityThresholds:
-    """When two networks count as equal: the issue's defaults."""
+    """When two networks count as equal: float32 rounding on a deep network, no more."""
     max_rel_error: float = 1e-5
     min_argmax_agreement: float = 0.9999
 

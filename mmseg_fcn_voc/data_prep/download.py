@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Callable, Dict, Optional
 
-from fcn_voc_runtime.errors import InputError
-from fcn_voc_runtime.fileio import file_digest
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.fileio import file_digest
 
 
 @dataclass(frozen=True)

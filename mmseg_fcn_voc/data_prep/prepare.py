@@ -34,15 +34,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from fcn_voc_runtime.fileio import atomic_output, remove_stale_temporaries
+from fcn_voc_core.fileio import atomic_output, remove_stale_temporaries
+from fcn_voc_core.imageio import FileFormatError
 
-from ..datasets.voc_format import (
-    VOCFormatError,
-    read_sbd_mat,
-    read_split,
-    write_label_png,
-    write_split,
-)
+from ..datasets.voc_format import read_sbd_mat, read_split, write_split, write_voc_label
 from .check import Sample, check_samples, missing_files, run_tasks
 from .download import OFFICIAL_RESOURCES, download
 from .sources import (
@@ -210,8 +205,8 @@ def _convert_task(task: Tuple[str, str]) -> Optional[str]:
     """Convert one SBD ``.mat`` label to a palette PNG; return the problem, or None."""
     mat, png = task
     try:
-        write_label_png(png, read_sbd_mat(mat))
-    except VOCFormatError as e:
+        write_voc_label(png, read_sbd_mat(mat))
+    except FileFormatError as e:
         return str(e)
     except OSError as e:
         return f'{png}: cannot write: {e}'
@@ -310,7 +305,7 @@ def _read_splits(voc_root: str, sbd_root: str, voc2011_root: Optional[str]) -> S
     def read(path: str) -> List[str]:
         try:
             return read_split(path)
-        except VOCFormatError as e:
+        except FileFormatError as e:
             problems.append(str(e))
             return []
 
@@ -419,7 +414,8 @@ def check_prepared(options: PrepareOptions, log: Log = print) -> PrepareResult:
 
 
 def prepare_voc(options: PrepareOptions, log: Log = print) -> PrepareResult:
-    """Prepare VOC 2012 + SBD (+ VOC 2011) in mmseg's layout (see the module docstring).
+    """Prepare VOC 2012 + SBD (+ VOC 2011) in mmseg's layout (see the module docstring), as the
+    named steps of :class:`VOCPreparation`.
 
     Raises:
         SourceError: a source is missing or not what it should be.
@@ -433,83 +429,121 @@ def prepare_voc(options: PrepareOptions, log: Log = print) -> PrepareResult:
         if options.check:
             return check_prepared(options, log)
         raise SourceError('give --voc and --sbd (archives or folders), or --download')
+    return VOCPreparation(options, log).run()
 
-    out_dir = options.out_dir
-    os.makedirs(out_dir, exist_ok=True)
-    voc_out = osp.join(out_dir, VOC_DIR)
-    for sub in (IMAGE_DIR, VOC_LABEL_DIR, SBD_LABEL_DIR, AUG_LABEL_DIR, SPLIT_DIR):
-        remove_stale_temporaries(osp.join(voc_out, sub))
-    for sub in ('SBD/cls', 'SBD/img', 'SBD', osp.join('VOC2011', SPLIT_DIR), 'downloads'):
-        remove_stale_temporaries(osp.join(out_dir, sub))
 
-    voc_root = _materialise(VOC2012, options.voc, options, log)
-    sbd_root = _materialise(SBD, options.sbd, options, log)
-    voc2011_root = _materialise(VOC2011, options.voc2011, options, log)
-    if voc_root is None or sbd_root is None:
-        raise SourceError('both --voc and --sbd are needed (or --download)')
+class VOCPreparation:
+    """The steps of :func:`prepare_voc` from sources; each returns the report line(s) of what it
+    did, and nothing is written before :meth:`validate_sources` passed."""
 
-    splits = _read_splits(voc_root, sbd_root, voc2011_root)
-    samples, image_source = _source_samples(voc_root, sbd_root, voc2011_root, splits)
-    if options.check:
-        log(f'checking {len(samples)} listed samples of the sources')
-        problems = check_samples(samples, nproc=options.nproc)
-    else:
-        problems = missing_files(samples)
-    if problems:
-        raise DataPreparationError(
-            f'{len(problems)} problem(s) in the sources; nothing was written:', problems)
+    def __init__(self, options: PrepareOptions, log: Log = print):
+        self.options, self.log = options, log
+        self.voc_out = osp.join(options.out_dir, VOC_DIR)
 
-    report = [f'VOC 2012: {voc_root}', f'SBD: {sbd_root}',
-              f'VOC 2011: {voc2011_root}' if voc2011_root else
-              'VOC 2011: not given, so seg11valid.txt is not written (pass --voc2011)']
+    def run(self) -> PrepareResult:
+        report = [self.clean_temporaries()]
+        report += self.locate_sources()
+        report.append(self.validate_sources())
+        report += self.place_images_and_labels()
+        report.append(self.convert_sbd_labels())
+        lists = derive_lists(self.splits)
+        report.append(self.place_aug_labels(lists))
+        report.append(self.write_lists(lists))
+        report.append(_link_sbd(self.sbd_root, self.options.out_dir))
+        counts = OrderedDict((name, len(ids)) for name, ids in lists.items())
+        return _finish(self.options, counts, report, self.log)
 
-    # images and VOC labels
-    placed = sum(
-        place_file(src, osp.join(voc_out, IMAGE_DIR, f'{i}.jpg'), options.link)
-        for i, src in sorted(image_source.items()))
-    report.append(f'{IMAGE_DIR}: {placed} placed, {len(image_source) - placed} already there')
-    voc_ids = sorted(set(splits.voc_train) | set(splits.voc_val))
-    placed = sum(
-        place_file(
-            osp.join(voc_root, VOC_LABEL_DIR, f'{i}.png'),
-            osp.join(voc_out, VOC_LABEL_DIR, f'{i}.png'), options.link) for i in voc_ids)
-    report.append(f'{VOC_LABEL_DIR}: {placed} placed, {len(voc_ids) - placed} already there')
+    def clean_temporaries(self) -> str:
+        """Remove what an interrupted run left under temporary names."""
+        out_dir = self.options.out_dir
+        os.makedirs(out_dir, exist_ok=True)
+        removed = sum(remove_stale_temporaries(osp.join(self.voc_out, sub))
+                      for sub in (IMAGE_DIR, VOC_LABEL_DIR, SBD_LABEL_DIR, AUG_LABEL_DIR,
+                                  SPLIT_DIR))
+        removed += sum(remove_stale_temporaries(osp.join(out_dir, sub))
+                       for sub in ('SBD/cls', 'SBD/img', 'SBD', osp.join('VOC2011', SPLIT_DIR),
+                                   'downloads'))
+        return f'temporaries of an interrupted run removed: {removed}'
 
-    # SBD labels, converted in parallel
-    sbd_ids = sorted(set(splits.sbd_train) | set(splits.sbd_val))
-    tasks = []
-    for i in sbd_ids:
-        mat = osp.join(sbd_root, 'cls', f'{i}.mat')
-        png = osp.join(voc_out, SBD_LABEL_DIR, f'{i}.png')
-        if not _up_to_date(mat, png):
-            tasks.append((mat, png))
-    if tasks:
-        log(f'converting {len(tasks)} SBD .mat labels to {SBD_LABEL_DIR} ({options.nproc} procs)')
-    failures = [p for p in run_tasks(_convert_task, tasks, options.nproc) if p]
-    if failures:
-        raise DataPreparationError(f'{len(failures)} SBD label(s) could not be converted:',
-                                   failures)
-    report.append(f'{SBD_LABEL_DIR}: {len(tasks)} converted, {len(sbd_ids) - len(tasks)} '
-                  'already up to date')
+    def locate_sources(self) -> List[str]:
+        """Extract (or download) the sources and read their split lists."""
+        o = self.options
+        self.voc_root = _materialise(VOC2012, o.voc, o, self.log)
+        self.sbd_root = _materialise(SBD, o.sbd, o, self.log)
+        self.voc2011_root = _materialise(VOC2011, o.voc2011, o, self.log)
+        if self.voc_root is None or self.sbd_root is None:
+            raise SourceError('both --voc and --sbd are needed (or --download)')
+        self.splits = _read_splits(self.voc_root, self.sbd_root, self.voc2011_root)
+        self.samples, self.image_source = _source_samples(self.voc_root, self.sbd_root,
+                                                          self.voc2011_root, self.splits)
+        return [f'VOC 2012: {self.voc_root}', f'SBD: {self.sbd_root}',
+                f'VOC 2011: {self.voc2011_root}' if self.voc2011_root else
+                'VOC 2011: not given, so seg11valid.txt is not written (pass --voc2011)']
 
-    # train_aug labels: VOC's own where VOC has one (finer, with void borders), else SBD's
-    lists = derive_lists(splits)
-    voc_train = set(splits.voc_train)
-    placed = 0
-    for i in lists['trainaug']:
-        src = (osp.join(voc_out, VOC_LABEL_DIR, f'{i}.png')
-               if i in voc_train else osp.join(voc_out, SBD_LABEL_DIR, f'{i}.png'))
-        placed += place_file(src, osp.join(voc_out, AUG_LABEL_DIR, f'{i}.png'), options.link)
-    report.append(f'{AUG_LABEL_DIR}: {placed} placed, {len(lists["trainaug"]) - placed} '
-                  'already there')
+    def validate_sources(self) -> str:
+        """Every listed file exists (with ``check``: decodes and is valid); all problems at once."""
+        if self.options.check:
+            self.log(f'checking {len(self.samples)} listed samples of the sources')
+            problems = check_samples(self.samples, nproc=self.options.nproc)
+        else:
+            problems = missing_files(self.samples)
+        if problems:
+            raise DataPreparationError(
+                f'{len(problems)} problem(s) in the sources; nothing was written:', problems)
+        return (f'{len(self.samples)} listed samples '
+                f'{"decoded and valid" if self.options.check else "present"}')
 
-    for name, ids in lists.items():
-        write_split(osp.join(voc_out, SPLIT_DIR, f'{name}.txt'), ids)
-    report.append(f'lists written to {osp.join(voc_out, SPLIT_DIR)}: ' +
-                  ', '.join(f'{n}.txt' for n in lists))
-    report.append(_link_sbd(sbd_root, out_dir))
-    counts = OrderedDict((name, len(ids)) for name, ids in lists.items())
-    return _finish(options, counts, report, log)
+    def place_images_and_labels(self) -> List[str]:
+        """``JPEGImages`` and VOC's ``SegmentationClass``, linked or copied."""
+        link = self.options.link
+        placed = sum(
+            place_file(src, osp.join(self.voc_out, IMAGE_DIR, f'{i}.jpg'), link)
+            for i, src in sorted(self.image_source.items()))
+        lines = [f'{IMAGE_DIR}: {placed} placed, {len(self.image_source) - placed} already there']
+        voc_ids = sorted(set(self.splits.voc_train) | set(self.splits.voc_val))
+        placed = sum(
+            place_file(
+                osp.join(self.voc_root, VOC_LABEL_DIR, f'{i}.png'),
+                osp.join(self.voc_out, VOC_LABEL_DIR, f'{i}.png'), link) for i in voc_ids)
+        lines.append(f'{VOC_LABEL_DIR}: {placed} placed, {len(voc_ids) - placed} already there')
+        return lines
+
+    def convert_sbd_labels(self) -> str:
+        """SBD's ``cls/*.mat`` -> palette PNGs, in parallel; up-to-date ones are kept."""
+        nproc = self.options.nproc
+        sbd_ids = sorted(set(self.splits.sbd_train) | set(self.splits.sbd_val))
+        tasks = []
+        for i in sbd_ids:
+            mat = osp.join(self.sbd_root, 'cls', f'{i}.mat')
+            png = osp.join(self.voc_out, SBD_LABEL_DIR, f'{i}.png')
+            if not _up_to_date(mat, png):
+                tasks.append((mat, png))
+        if tasks:
+            self.log(f'converting {len(tasks)} SBD .mat labels to {SBD_LABEL_DIR} ({nproc} procs)')
+        failures = [p for p in run_tasks(_convert_task, tasks, nproc) if p]
+        if failures:
+            raise DataPreparationError(f'{len(failures)} SBD label(s) could not be converted:',
+                                       failures)
+        return (f'{SBD_LABEL_DIR}: {len(tasks)} converted, {len(sbd_ids) - len(tasks)} '
+                'already up to date')
+
+    def place_aug_labels(self, lists: Dict[str, List[str]]) -> str:
+        """train_aug labels: VOC's own where VOC has one (finer, with void borders), else SBD's."""
+        voc_train = set(self.splits.voc_train)
+        placed = 0
+        for i in lists['trainaug']:
+            src = (osp.join(self.voc_out, VOC_LABEL_DIR, f'{i}.png')
+                   if i in voc_train else osp.join(self.voc_out, SBD_LABEL_DIR, f'{i}.png'))
+            placed += place_file(src, osp.join(self.voc_out, AUG_LABEL_DIR, f'{i}.png'),
+                                 self.options.link)
+        return (f'{AUG_LABEL_DIR}: {placed} placed, {len(lists["trainaug"]) - placed} '
+                'already there')
+
+    def write_lists(self, lists: Dict[str, List[str]]) -> str:
+        for name, ids in lists.items():
+            write_split(osp.join(self.voc_out, SPLIT_DIR, f'{name}.txt'), ids)
+        return (f'lists written to {osp.join(self.voc_out, SPLIT_DIR)}: '
+                + ', '.join(f'{n}.txt' for n in lists))
 
 
 def _link_sbd(sbd_root: str, out_dir: str) -> str:

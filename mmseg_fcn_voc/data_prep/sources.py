@@ -16,8 +16,8 @@ import tarfile
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
-from fcn_voc_runtime.errors import InputError
-from fcn_voc_runtime.fileio import atomic_output
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.fileio import atomic_output
 
 
 class SourceError(InputError):

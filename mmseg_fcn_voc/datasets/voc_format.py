@@ -11,10 +11,10 @@ One place for every file format the data tools touch:
   is the uint8 class map (no void border);
 * split files: one image id per line.
 
-Every reader raises :class:`VOCFormatError`, whose message starts with the offending file, so a
-broken file is never skipped silently. Images and PNG labels are decoded by
-:mod:`fcn_voc_runtime.imageio` (shared with the converters and the deployment runtime); writers go
-through :func:`fcn_voc_runtime.fileio.atomic_output`, so an interrupted run never leaves a
+Every reader raises :class:`fcn_voc_core.imageio.FileFormatError`, whose message starts with the
+offending file, so a broken file is never skipped silently. Images and PNG labels are decoded by
+:mod:`fcn_voc_core.imageio` (shared with the converters and the deployment runtime); writers go
+through :func:`fcn_voc_core.fileio.atomic_output`, so an interrupted run never leaves a
 half-written file under its final name.
 """
 import io
@@ -25,9 +25,9 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 from mmseg.datasets import PascalVOCDataset
 
-from fcn_voc_runtime import imageio
-from fcn_voc_runtime.fileio import PathLike, atomic_output
-from fcn_voc_runtime.imageio import FileFormatError, check_label_size, read_image
+from fcn_voc_core import imageio
+from fcn_voc_core.fileio import PathLike, atomic_output
+from fcn_voc_core.imageio import FileFormatError, check_label_size, read_image
 
 #: The 21 VOC class names (index = label value), from mmseg's ``PascalVOCDataset``.
 VOC_CLASSES = tuple(PascalVOCDataset.METAINFO['classes'])
@@ -37,13 +37,10 @@ NUM_VOC_CLASSES = len(VOC_CLASSES)
 VOID_LABEL = 255
 #: Colour of the void label in the official VOC palette.
 VOID_COLOUR = (224, 224, 192)
-#: The error of every reader here: the project's one error type for unusable data files.
-VOCFormatError = FileFormatError
 
 __all__ = [
-    'VOC_CLASSES', 'NUM_VOC_CLASSES', 'VOID_LABEL', 'VOID_COLOUR', 'VOCFormatError', 'voc_palette',
-    'read_split', 'write_split', 'read_image', 'check_label_values', 'read_label_png',
-    'write_label_png', 'read_sbd_mat', 'read_label', 'validate_sample'
+    'VOC_CLASSES', 'NUM_VOC_CLASSES', 'VOID_LABEL', 'VOID_COLOUR', 'voc_palette', 'read_split',
+    'write_split', 'write_voc_label', 'read_sbd_mat', 'read_label', 'validate_sample'
 ]
 
 
@@ -63,15 +60,15 @@ def read_split(path: PathLike) -> List[str]:
     """Read a split file (one image id per line, blank lines ignored).
 
     Raises:
-        VOCFormatError: the file is missing or unreadable, or an id repeats or contains whitespace.
+        FileFormatError: the file is missing or unreadable, or an id repeats or contains whitespace.
     """
     if not osp.isfile(path):
-        raise VOCFormatError(path, 'split file not found')
+        raise FileFormatError(path, 'split file not found')
     try:
         with open(path, encoding='utf-8') as f:
             lines = f.read().splitlines()
     except (OSError, UnicodeDecodeError) as e:
-        raise VOCFormatError(path, f'cannot read split file: {e}') from e
+        raise FileFormatError(path, f'cannot read split file: {e}') from e
     ids: List[str] = []
     seen = set()
     for lineno, line in enumerate(lines, 1):
@@ -79,9 +76,9 @@ def read_split(path: PathLike) -> List[str]:
         if not image_id:
             continue
         if len(image_id.split()) != 1:
-            raise VOCFormatError(path, f'line {lineno}: expected one image id, got {line!r}')
+            raise FileFormatError(path, f'line {lineno}: expected one image id, got {line!r}')
         if image_id in seen:
-            raise VOCFormatError(path, f'line {lineno}: image id {image_id!r} is listed twice')
+            raise FileFormatError(path, f'line {lineno}: image id {image_id!r} is listed twice')
         seen.add(image_id)
         ids.append(image_id)
     return ids
@@ -97,32 +94,7 @@ def write_split(path: PathLike, ids: Sequence[str]) -> None:
 # --------------------------------------------------------------------------------------------------
 # images and labels
 # --------------------------------------------------------------------------------------------------
-def check_label_values(label: np.ndarray,
-                       path: PathLike,
-                       num_classes: int = NUM_VOC_CLASSES,
-                       ignore_index: int = VOID_LABEL) -> None:
-    """Raise :class:`VOCFormatError` naming ``path`` if ``label`` holds values outside
-    ``[0, num_classes)`` other than ``ignore_index``."""
-    imageio.check_label_values(label, path, num_classes, ignore_index)
-
-
-def read_label_png(path: PathLike,
-                   num_classes: Optional[int] = NUM_VOC_CLASSES,
-                   ignore_index: int = VOID_LABEL) -> np.ndarray:
-    """Decode a VOC label PNG to an ``(H, W)`` uint8 array of class indices.
-
-    Args:
-        path: a palette ("P") or grey-scale ("L") PNG.
-        num_classes: if not None, values must lie in ``[0, num_classes)`` or equal ``ignore_index``.
-        ignore_index: the void label.
-
-    Raises:
-        VOCFormatError: missing or undecodable file, a colour (RGB) label, or out-of-range values.
-    """
-    return imageio.read_label_png(path, num_classes, ignore_index)
-
-
-def write_label_png(path: PathLike, label: np.ndarray) -> None:
+def write_voc_label(path: PathLike, label: np.ndarray) -> None:
     """Write a class-index map as a VOC palette PNG, atomically.
 
     Raises:
@@ -147,7 +119,7 @@ def read_sbd_mat(source: Union[PathLike, bytes],
         The ``(H, W)`` uint8 class map.
 
     Raises:
-        VOCFormatError: undecodable file, no ``GTcls`` struct, no ``Segmentation`` field, a field
+        FileFormatError: undecodable file, no ``GTcls`` struct, no ``Segmentation`` field, a field
         that is not a 2-D integer map within uint8, or out-of-range values.
     """
     from scipy.io import loadmat  # scipy is imported lazily: only SBD users need it
@@ -157,27 +129,27 @@ def read_sbd_mat(source: Union[PathLike, bytes],
     else:
         fileobj, label_name = source, name or source
         if not osp.isfile(source):
-            raise VOCFormatError(label_name, 'SBD .mat label not found')
+            raise FileFormatError(label_name, 'SBD .mat label not found')
     try:
         mat = loadmat(fileobj, variable_names=['GTcls'], squeeze_me=True, struct_as_record=False)
     except Exception as e:  # scipy raises ValueError, TypeError, MatReadError, OSError, ...
-        raise VOCFormatError(label_name, f'cannot decode SBD .mat file: {e}') from e
+        raise FileFormatError(label_name, f'cannot decode SBD .mat file: {e}') from e
     if 'GTcls' not in mat:
-        raise VOCFormatError(label_name,
+        raise FileFormatError(label_name,
                              "no 'GTcls' struct in the .mat file (not an SBD cls label)")
     seg = getattr(mat['GTcls'], 'Segmentation', None)
     if seg is None:
-        raise VOCFormatError(label_name, "the 'GTcls' struct has no 'Segmentation' field")
+        raise FileFormatError(label_name, "the 'GTcls' struct has no 'Segmentation' field")
     seg = np.asarray(seg)
     if seg.ndim != 2 or not np.issubdtype(seg.dtype, np.integer):
-        raise VOCFormatError(
+        raise FileFormatError(
             label_name, f"'GTcls.Segmentation' must be a 2-D integer map, got {seg.dtype} "
             f'of shape {seg.shape}')
     if seg.size and (seg.min() < 0 or seg.max() > 255):
-        raise VOCFormatError(label_name, "'GTcls.Segmentation' values do not fit in uint8")
+        raise FileFormatError(label_name, "'GTcls.Segmentation' values do not fit in uint8")
     seg = seg.astype(np.uint8, copy=False)
     if num_classes is not None:
-        check_label_values(seg, label_name, num_classes, ignore_index)
+        imageio.check_label_values(seg, label_name, num_classes, ignore_index)
     return seg
 
 
@@ -187,7 +159,7 @@ def read_label(path: PathLike,
     """Read a label of either format, chosen by suffix (``.mat``: SBD, anything else: PNG)."""
     if os.fspath(path).lower().endswith('.mat'):
         return read_sbd_mat(path, num_classes=num_classes, ignore_index=ignore_index)
-    return read_label_png(path, num_classes=num_classes, ignore_index=ignore_index)
+    return imageio.read_label_png(path, num_classes=num_classes, ignore_index=ignore_index)
 
 
 def validate_sample(image_path: PathLike,
@@ -204,15 +176,15 @@ def validate_sample(image_path: PathLike,
     image = label = None
     try:
         image = read_image(image_path)
-    except VOCFormatError as e:
+    except FileFormatError as e:
         problems.append(str(e))
     try:
         label = read_label(label_path, num_classes, ignore_index)
-    except VOCFormatError as e:
+    except FileFormatError as e:
         problems.append(str(e))
     if image is not None and label is not None:
         try:
             check_label_size(label.shape, image.shape, label_path, image_path)
-        except VOCFormatError as e:
+        except FileFormatError as e:
             problems.append(str(e))
     return problems

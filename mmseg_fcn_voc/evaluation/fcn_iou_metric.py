@@ -8,9 +8,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MessageHub, MMLogger, print_log
 from mmseg.registry import METRICS
 
-from fcn_voc_runtime.confusion import save_confusion_matrix
-from fcn_voc_runtime.imageio import flat_palette, write_label_png
-from fcn_voc_runtime.metrics import (
+from fcn_voc_core.confusion import save_confusion_matrix
+from fcn_voc_core.imageio import flat_palette, write_label_png
+from fcn_voc_core.metrics import (
     SegmentationScores,
     class_table,
     confusion_matrix,
@@ -48,7 +48,7 @@ class FCNIoUMetric(BaseMetric):
     ``self.results``; ``BaseMetric.evaluate`` gathers the per-image matrices of every rank and
     drops the sampler's padded repeats (mmengine's ``collect_results``); :meth:`compute_metrics`
     sums them into one matrix for the whole dataset and computes the metrics once (formulas and NaN
-    rules: :mod:`fcn_voc_runtime.metrics`, the implementation the deployment runtime uses too).
+    rules: :mod:`fcn_voc_core.metrics`, the implementation the deployment runtime uses too).
     A matrix is ``num_classes ** 2`` int64 values (3.5 kB for VOC), so a whole VOC val set
     holds 5 MB.
 

@@ -38,9 +38,9 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from fcn_voc_runtime.fileio import atomic_output
+from fcn_voc_core.fileio import atomic_output
 
-from ..datasets.voc_format import NUM_VOC_CLASSES, VOID_LABEL, write_label_png, write_split
+from ..datasets.voc_format import NUM_VOC_CLASSES, VOID_LABEL, write_split, write_voc_label
 
 #: The VOC classes the demo draws: class index -> (shape, base RGB colour, texture).
 DEMO_CLASSES: Dict[int, Tuple[str, Tuple[int, int, int], str]] = {
@@ -327,7 +327,7 @@ def _write_voc_tree(root: str, ids: Sequence[str], train: Sequence[str], val: Se
     for image_id in sorted(set(train) | set(val)):
         voc_label = labels[image_id].copy()
         voc_label[void_border(voc_label)] = VOID_LABEL
-        write_label_png(osp.join(root, 'SegmentationClass', f'{image_id}.png'), voc_label)
+        write_voc_label(osp.join(root, 'SegmentationClass', f'{image_id}.png'), voc_label)
     sets = osp.join(root, 'ImageSets', 'Segmentation')
     write_split(osp.join(sets, 'train.txt'), sorted(train))
     write_split(osp.join(sets, 'val.txt'), sorted(val))

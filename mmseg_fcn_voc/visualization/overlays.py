@@ -1,15 +1,15 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """Predictions over images through mmseg's inference API, drawn in the dataset's palette.
 
-The pictures are drawn by :mod:`fcn_voc_runtime.visualize`, the same code the deployment runtime
+The pictures are drawn by :mod:`fcn_voc_core.visualize`, the same code the deployment runtime
 uses, so ``tools/infer.py`` and ``converters/infer_deployed.py`` produce comparable overlays.
 """
 import os.path as osp
 from typing import List, Optional, Sequence
 
-from fcn_voc_runtime.imageio import check_label_size, read_image, read_label_png
-from fcn_voc_runtime.progress import track
-from fcn_voc_runtime.visualize import overlay_image, save_rgb
+from fcn_voc_core.imageio import check_label_size, read_image, read_label_png
+from fcn_voc_core.progress import track
+from fcn_voc_core.visualize import overlay_image, save_rgb
 
 
 def write_overlays(model,

@@ -31,10 +31,12 @@ import time
 import mindspore as ms
 import torch
 
-from fcn_voc_runtime.backends.mindspore import cap_onednn_isa
+from fcn_voc_core.mindspore_cpu import cap_onednn_isa
+from mmseg_fcn_voc.conversion.describe import describe_fcn
 from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter, convert_checkpoint
 from mmseg_fcn_voc.conversion.mindspore.io import export_mindir, load_mindir, run_cell
 from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model, save_checkpoint
+from mmseg_fcn_voc.conversion.options import MindSporeExportOptions
 from mmseg_fcn_voc.conversion.parity import preprocess_image, random_image
 from mmseg_fcn_voc.utils.machine import machine_summary, median_seconds
 
@@ -52,7 +54,7 @@ CONV_SNIPPET = """
 import time, numpy as np, mindspore as ms
 from mindspore import nn, Tensor
 if {cap}:
-    from fcn_voc_runtime.backends.mindspore import cap_onednn_isa
+    from fcn_voc_core.mindspore_cpu import cap_onednn_isa
     cap_onednn_isa()
 net = nn.Conv2d(256, 256, 3, pad_mode='pad', padding=1, has_bias=True)
 x = Tensor(np.random.rand(1, 256, 64, 64).astype(np.float32))
@@ -89,7 +91,8 @@ def main(argv=None):
         model = build_and_load(args.config, pth)
         t_load = time.perf_counter() - t0
         t0 = time.perf_counter()
-        conv = convert_checkpoint(model, ckpt, 'auto', args.config)
+        conv = convert_checkpoint(model, describe_fcn(model, args.config), ckpt, 'auto',
+                                  args.config)
         t_convert = time.perf_counter() - t0
         print(f'\n{values:,} values, {len(conv.arrays)} tensors, layout {conv.layout!r}')
         print(f'  load .pth (strict, sha256, CRC)           : {t_load:6.1f} s')
@@ -118,7 +121,7 @@ def main(argv=None):
 
         if not args.skip_full:
             t0 = time.perf_counter()
-            report = MindSporeExporter(args.config, pth, osp.join(work, 'out'),
+            report = MindSporeExporter(MindSporeExportOptions(args.config, pth, osp.join(work, 'out')),
                                        log=lambda s: None).run()
             t_full = time.perf_counter() - t0
             steps = ', '.join(f'{k} {v:.1f} s' for k, v in report['timings_s'].items())

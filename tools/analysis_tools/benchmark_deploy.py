@@ -58,7 +58,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HOST_SNIPPET = r"""
 import importlib, importlib.util, json, sys, time
 import numpy as np
-from fcn_voc_runtime.imageio import read_image
+from fcn_voc_core.imageio import read_image
 from fcn_voc_runtime.predictor import Predictor
 deploy, backend, out, *images = sys.argv[1:]
 predictor = Predictor(deploy, backend)
@@ -123,7 +123,8 @@ def main(argv=None):
             from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter as Exporter
         else:
             from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter as Exporter
-        Exporter(args.config, ckpt, deploy, parity_size=(64, 64), log=lambda s: None).run()
+        Exporter(Exporter.options_class(args.config, ckpt, deploy, parity_size=(64, 64)),
+                 log=lambda s: None).run()
         images = write_images(work, args.num_images, tuple(args.size))
 
         model = init_model(args.config, ckpt, device='cpu')

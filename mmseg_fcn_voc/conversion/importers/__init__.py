@@ -3,4 +3,4 @@
 and VGG-16 ImageNet weights (:mod:`.vgg16`), on the shared checks of :mod:`.common`."""
 from .vgg16 import convert_vgg16
 
-__all__ = ['convert_vgg16']
+__all__ = ["convert_vgg16"]

@@ -21,15 +21,16 @@ import mindspore
 import numpy as np
 import torch
 
-from ..describe import describe_fcn
+from fcn_voc_core.mindspore_cpu import configure_cpu
+
 from ..exporter import Converted, Exported, Exporter
 from ..model_io import CheckpointError, inference_state_dict
 from ..names import LAYOUTS, format_keys, layout_key_map
+from ..options import MindSporeExportOptions
 from ..references import format_mismatches, tutorial_mismatches
 from ..spec import FCNSpec
 from .fcn import build_mindspore_fcn
 from .io import (
-    configure_cpu,
     export_mindir,
     load_mindir,
     load_params_exact,
@@ -104,10 +105,10 @@ class ConvertedCheckpoint:
     tutorial_mismatches: List[str] = field(default_factory=list)
 
 
-def convert_checkpoint(model: torch.nn.Module, out_ckpt: str, layout: str = 'auto',
-                       what: str = 'the model') -> ConvertedCheckpoint:
-    """Convert a loaded torch model into a MindSpore cell and write its ``.ckpt`` (checked)."""
-    spec = describe_fcn(model, what)
+def convert_checkpoint(model: torch.nn.Module, spec: FCNSpec, out_ckpt: str,
+                       layout: str = 'auto', what: str = 'the model') -> ConvertedCheckpoint:
+    """Convert a loaded torch model (described by ``spec``, see :func:`~..describe.describe_fcn`)
+    into a MindSpore cell and write its ``.ckpt`` (checked)."""
     layout = choose_layout(spec, layout, what)
     arrays, dropped = mindspore_arrays(inference_state_dict(model), layout, what)
     cell = build_mindspore_network(spec, layout)
@@ -118,37 +119,34 @@ def convert_checkpoint(model: torch.nn.Module, out_ckpt: str, layout: str = 'aut
 
 
 class MindSporeExporter(Exporter):
-    """``<name>.ckpt`` + ``<name>.mindir`` + ``deploy.json`` + ``parity.json`` (see the module).
-
-    Args:
-        layout: ``'auto'`` (tutorial names for the tutorial network), ``'mindspore'`` or
-            ``'mindspore_tutorial'``.
-        mindir: export and check the MINDIR (default True).
-        **kwargs: see :class:`~..exporter.Exporter`.
-    """
+    """``<name>.ckpt`` + ``<name>.mindir`` + ``deploy.json`` + ``parity.json`` (see the module),
+    for :class:`~..options.MindSporeExportOptions`."""
 
     backend = 'mindspore'
     report_file = 'parity.json'
+    options_class = MindSporeExportOptions
 
-    def __init__(self, *args, layout: str = 'auto', mindir: bool = True, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.layout, self.mindir = layout, mindir
+    def __init__(self, options: MindSporeExportOptions, log=print):
+        super().__init__(options, log)
         self.cpu_setup = configure_cpu()  # before any MindSpore kernel runs
+        if options.device_target:
+            mindspore.set_context(device_target=options.device_target)
 
     def versions(self) -> Dict[str, str]:
         return {**super().versions(), 'mindspore': mindspore.__version__}
 
     def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
+        o = self.options
         ckpt = self.path('.ckpt')
-        conv = convert_checkpoint(model, ckpt, self.layout, self.config)
+        conv = convert_checkpoint(model, spec, ckpt, o.layout, o.config)
         self.log(f'wrote {ckpt}: {len(conv.arrays)} tensors, layout {conv.layout!r}')
         converted = [Converted('seeded', lambda x: run_cell(conv.cell, x))]
-        shape = [1, 3, *(self.input_size or (None, None))]
+        shape = [1, 3, *(o.input_size or (None, None))]
         model_file = None  # a .ckpt alone is not deployable (the runtime has no network code)
-        if self.mindir:
+        if o.mindir:
             model_file = export_mindir(conv.cell, shape, self.path('.mindir'))
             graph = load_mindir(model_file)
-            converted.append(Converted('mindir', lambda x: run_cell(graph, x), self.input_size))
+            converted.append(Converted('mindir', lambda x: run_cell(graph, x), o.input_size))
             self.log(f'wrote {model_file} (input {shape})')
         facts = {
             'layout': conv.layout,

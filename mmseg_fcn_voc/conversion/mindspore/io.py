@@ -14,8 +14,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
+from fcn_voc_core.fileio import atomic_output, write_sha256_sidecar
 from fcn_voc_runtime.backends.mindspore import configure_cpu  # noqa: F401  (re-exported)
-from fcn_voc_runtime.fileio import atomic_output, write_sha256_sidecar
 
 from ..model_io import CheckpointError, verify_checkpoint_file
 from ..names import compare_keys, format_keys, key_mismatch

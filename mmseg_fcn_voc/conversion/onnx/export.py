@@ -20,10 +20,11 @@ import onnx
 import onnxruntime
 import torch
 
-from fcn_voc_runtime.fileio import atomic_output
+from fcn_voc_core.fileio import atomic_output
 
-from ..exporter import Converted, Exported, Exporter
+from ..exporter import Converted, ExportCheckError, Exported, Exporter
 from ..model_io import FCNInferenceWrapper
+from ..options import OnnxExportOptions
 from ..parity import preprocess_image, random_image
 from ..spec import FCNSpec
 
@@ -69,21 +70,47 @@ def onnxruntime_session(path: str, providers: Optional[List[str]] = None):
     return onnxruntime.InferenceSession(path, providers=providers or ['CPUExecutionProvider'])
 
 
+def check_io_shapes(path: str, shapes: Dict[str, list], expected: Dict[str, list],
+                    dynamic: bool) -> None:
+    """Refuse an export whose graph inputs/outputs are not what was asked for: symbolic height and
+    width for a dynamic export, exactly ``expected`` for a static one.
+
+    Raises:
+        ExportCheckError: naming the file, the shapes found and the ones asked for.
+    """
+    for name, want in expected.items():
+        got = shapes.get(name)
+        if got is None or len(got) != len(want):
+            raise ExportCheckError(f'{path}: graph {name!r} has shape {got}, expected rank '
+                                   f'{len(want)}')
+        if dynamic:
+            fixed = [d for d in got[2:] if isinstance(d, int) and d > 0]
+            if fixed or got[:2] != want[:2]:
+                raise ExportCheckError(f'{path}: asked for a dynamic height and width, but '
+                                       f'{name!r} was exported as {got}')
+        elif got != want:
+            raise ExportCheckError(f'{path}: asked for static shapes, but {name!r} was exported '
+                                   f'as {got} instead of {want}')
+
+
 class OnnxExporter(Exporter):
-    """``<name>.onnx`` + ``deploy.json`` + ``onnx_parity.json``; ``input_size=None`` exports a
-    dynamic height and width (see the module docstring)."""
+    """``<name>.onnx`` + ``deploy.json`` + ``onnx_parity.json`` for
+    :class:`~..options.OnnxExportOptions`; no ``input_size`` exports a dynamic height and width
+    (see the module docstring)."""
 
     backend = 'onnxruntime'
     report_file = 'onnx_parity.json'
+    options_class = OnnxExportOptions
 
     def versions(self) -> Dict[str, str]:
         return {**super().versions(), 'onnx': onnx.__version__,
                 'onnxruntime': onnxruntime.__version__}
 
     def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
-        dynamic = self.input_size is None
-        h, w = self.parity_size
-        example = preprocess_image(model, random_image(h, w, self.seed))
+        o = self.options
+        dynamic = o.dynamic
+        h, w = o.input_size or o.parity_size
+        example = preprocess_image(model, random_image(h, w, o.seed))
         path = export_onnx(model, example, self.path('.onnx'), dynamic=dynamic)
         shapes = io_shapes(onnx.load(path, load_external_data=False))
         session = onnxruntime_session(path)
@@ -91,13 +118,10 @@ class OnnxExporter(Exporter):
         def run(x: np.ndarray) -> np.ndarray:
             return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, np.float32)})[0]
 
-        static = all(isinstance(d, int) and d > 0 for dims in shapes.values() for d in dims)
         expected = {INPUT_NAME: list(example.shape),
                     OUTPUT_NAME: [1, spec.head.num_classes, *example.shape[-2:]]}
+        check_io_shapes(path, shapes, expected, dynamic)
         self.log(f'wrote {path} ({"dynamic" if dynamic else f"{h}x{w}"}, opset {OPSET})')
-        facts = {'onnx': path, 'opset': OPSET, 'io_shapes': shapes,
-                 'static_shapes': bool(static and shapes == expected)}
-        if not dynamic and not facts['static_shapes']:
-            raise RuntimeError(f'{path}: exported with shapes {shapes}, expected static {expected}')
-        shape = [1, 3, *(self.input_size or (None, None))]
-        return Exported(path, shape, [Converted('onnxruntime', run, self.input_size)], {}, facts)
+        facts = {'onnx': path, 'opset': OPSET, 'io_shapes': shapes, 'static_shapes': not dynamic}
+        shape = [1, 3, *(o.input_size or (None, None))]
+        return Exported(path, shape, [Converted('onnxruntime', run, o.input_size)], {}, facts)

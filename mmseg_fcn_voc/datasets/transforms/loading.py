@@ -35,7 +35,7 @@ class LoadSBDAnnotations(LoadAnnotations):
         ignore_index (int): the value accepted besides the classes by that check. Defaults to 255.
 
     Raises:
-        mmseg_fcn_voc.datasets.VOCFormatError: an undecodable ``.mat`` file, one without a ``GTcls``
+        fcn_voc_core.imageio.FileFormatError: an undecodable ``.mat`` file, one without a ``GTcls``
             struct or ``Segmentation`` field, or out-of-range values; the message names the file.
     """
 

@@ -1,11 +1,12 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """Reading and writing images and class-index label maps with errors that name the file.
 
-numpy and Pillow only: the data tools, the converters and the deployment runtime all read images
-and labels through these functions, so a broken file gets the same message everywhere and is
-never skipped silently.
+The data tools, the converters and the deployment runtime all read images and labels through these
+functions, so a broken file gets the same message everywhere and is never skipped silently.
 
-* images: any format Pillow decodes, returned as ``(H, W, 3)`` uint8 RGB;
+* images: decoded as mmcv's ``LoadImageFromFile`` decodes them (OpenCV), returned as ``(H, W, 3)``
+  uint8 RGB; every file is first decoded whole by Pillow, so a truncated or corrupt file is refused
+  instead of being half-decoded;
 * labels: palette ("P") PNGs whose pixel values are class indices (VOC's ``SegmentationClass``),
   grey-scale ("L") PNGs accepted too; a value of ``ignore_index`` (255) marks pixels not scored.
 """
@@ -52,12 +53,33 @@ def decode(path: PathLike, what: str, rgb: bool) -> Tuple[np.ndarray, str]:
 
 
 def read_image(path: PathLike) -> np.ndarray:
-    """Decode an image to an ``(H, W, 3)`` uint8 RGB array.
+    """Decode an image to an ``(H, W, 3)`` uint8 RGB array, pixel for pixel as mmcv's
+    ``LoadImageFromFile`` does (``cv2.imdecode(..., cv2.IMREAD_COLOR)``: the EXIF orientation
+    applied, 16-bit samples scaled to 8 bits, grey replicated, CMYK converted, alpha dropped),
+    then BGR -> RGB.
 
     Raises:
         FileFormatError: missing, truncated or undecodable file.
     """
-    return decode(path, 'image', rgb=True)[0]
+    import cv2  # opencv-python(-headless), what mmcv decodes with
+
+    verify_image(path, 'image')
+    pixels = cv2.imdecode(np.fromfile(os.fspath(path), np.uint8), cv2.IMREAD_COLOR)
+    if pixels is None or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise FileFormatError(path, 'cannot decode image: OpenCV cannot read it as a colour image')
+    return np.ascontiguousarray(pixels[..., ::-1])
+
+
+def verify_image(path: PathLike, what: str = 'image') -> None:
+    """Decode the whole file with Pillow and drop the pixels: a missing, empty, truncated or
+    non-image file raises :class:`FileFormatError` naming it."""
+    if not osp.isfile(path):
+        raise FileFormatError(path, f'{what} not found')
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise FileFormatError(path, f'cannot decode {what}: {e}') from e
 
 
 def check_label_values(label: np.ndarray, path: PathLike, num_classes: int,

@@ -75,6 +75,7 @@ def list_images(path: PathLike) -> List[str]:
 
     Raises:
         FileNotFoundError: naming ``path`` when it does not exist or the folder holds no images.
+        InputError: two images whose names differ only in their extension (both named).
     """
     path = os.fspath(path)
     if osp.isfile(path):
@@ -85,7 +86,23 @@ def list_images(path: PathLike) -> List[str]:
                    if f.lower().endswith(IMG_EXTENSIONS) and not f.startswith('.'))
     if not files:
         raise FileNotFoundError(f'{path}: no images ({", ".join(IMG_EXTENSIONS)}) in this folder')
+    clashes = stem_clashes(files)
+    if clashes:
+        raise InputError(f'{path}: {len(clashes)} image name(s) differ only in their extension, '
+                         'so their predictions and labels (<name>.png) would collide: '
+                         + '; '.join(' and '.join(osp.basename(f) for f in group)
+                                     for group in clashes[:20])
+                         + (' ...' if len(clashes) > 20 else ''))
     return files
+
+
+def stem_clashes(files: List[str]) -> List[List[str]]:
+    """Groups of ``files`` whose names without the extension are equal (``a.jpg`` and ``a.png``),
+    in name order; every output and label is named after that stem."""
+    groups: dict = {}
+    for f in files:
+        groups.setdefault(osp.splitext(osp.basename(f))[0], []).append(f)
+    return [group for _, group in sorted(groups.items()) if len(group) > 1]
 
 
 # --------------------------------------------------------------------------------------------------

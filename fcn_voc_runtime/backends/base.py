@@ -1,0 +1,35 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""The contract every deployment backend implements (one module per backend beside this one).
+
+A backend module defines a class that satisfies :class:`DeployedModel` and a function
+``load(spec: DeploySpec, device_target: str, device_id: int = 0) -> DeployedModel``; :func:`~fcn_voc_runtime.backends.
+load_model` imports the module only when it is chosen, so a host needs only its own backend.
+"""
+from typing import List, Protocol, runtime_checkable
+
+import numpy as np
+
+#: The device targets a backend may be asked for.
+DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
+
+
+@runtime_checkable
+class DeployedModel(Protocol):
+    """A converted FCN, loaded and ready.
+
+    Attributes:
+        backend: ``'mindspore'`` or ``'onnxruntime'``.
+        device: the device the model actually runs on (one of :data:`DEVICE_TARGETS`), read back
+            from the backend after loading, not the one that was asked for.
+        precision: the arithmetic the backend was asked to use (``'float32'`` on CPU).
+        notes: lines for the user about the set-up (e.g. a faster MindSpore for this CPU).
+    """
+
+    backend: str
+    device: str
+    precision: str
+    notes: List[str]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """(1, 3, H, W) float32 network input -> (1, K, H, W) float32 logits."""
+        ...

@@ -1,0 +1,26 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""Export an mmseg FCN checkpoint to ONNX (opset 11) + deploy.json, checked against onnxruntime.
+
+    python converters/to_onnx.py CONFIG CHECKPOINT --out-dir DIR (--input-size H W | --dynamic)
+
+Writes DIR/<config name>.onnx (input "input" 1x3xHxW, preprocessed; output "output" 1xKxHxW
+logits), DIR/deploy.json and DIR/onnx_parity.json. --input-size exports static shapes (what
+Ascend's ATC needs); --dynamic a symbolic height and width (onnxruntime, CANN's execution
+provider). Exit status: 0 passed, 1 onnxruntime disagrees with torch, 2 usage error, 3 the
+checkpoint or config cannot be converted, or the exported shapes are not the ones asked for,
+4 internal error. See the README ("Deploy on Ascend") for running ATC on the result.
+"""
+from mmseg_fcn_voc.conversion.options import OnnxExportOptions
+
+from .export import export_main
+
+PROG = 'to_onnx.py'
+
+
+def _exporter():
+    from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
+    return OnnxExporter
+
+
+def main(argv=None) -> int:
+    return export_main(argv, PROG, 'mmseg FCN checkpoint -> ONNX', OnnxExportOptions, _exporter)

@@ -1,0 +1,150 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""Export options as one object: each option is one dataclass field that carries its command-line
+argument, so adding an option is one field (and its help text), read in one place.
+
+    parser = argparse.ArgumentParser()
+    MindSporeExportOptions.add_arguments(parser)
+    options = MindSporeExportOptions.from_args(parser.parse_args(argv))
+    MindSporeExporter(options).run()
+
+Library users build the dataclass directly: ``OnnxExportOptions(config, checkpoint, out_dir,
+dynamic=True)``.
+"""
+import argparse
+import dataclasses
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from .parity import ParityThresholds
+
+Size = Tuple[int, int]
+DEFAULT_PARITY_SIZE = (512, 512)
+_DEFAULT_THRESHOLDS = ParityThresholds()
+
+
+def argument(*flags: str, default=None, group: Optional[str] = None, **kwargs):
+    """A dataclass field that is also the command-line argument ``flags`` (``argparse`` keywords
+    in ``kwargs``; no flags: a positional argument). ``group`` puts it into a mutually exclusive
+    group of that name."""
+    return field(default=default, metadata={'flags': flags, 'group': group, 'argparse': kwargs})
+
+
+def positional(help: str):
+    return field(metadata={'flags': (), 'group': None, 'argparse': {'help': help}})
+
+
+def _size(value) -> Optional[Size]:
+    return None if value is None else tuple(int(v) for v in value)
+
+
+@dataclass
+class ExportOptions:
+    """What every exporter takes (see :class:`~.exporter.Exporter`).
+
+    ``input_size`` None exports a dynamic-shape model, checked at ``parity_size`` and at
+    :func:`~.exporter.second_size` of it; a static model is checked at ``input_size``.
+    """
+
+    #: exclusive argument groups that need one member given (``{name: required}``)
+    GROUPS = {}
+
+    config: str = positional('model config, e.g. configs/fcn8s_vgg16_voc.py')
+    checkpoint: str = positional('mmseg checkpoint (.pth) of that model')
+    out_dir: str = argument('--out-dir', required=True,
+                            help='folder for the model file, deploy.json and the parity report')
+    input_size: Optional[Size] = argument(
+        '--input-size', type=int, nargs=2, metavar=('H', 'W'), group='shape',
+        help='export a static model for this size (also the size of the seeded parity input)')
+    parity_size: Size = argument(
+        '--parity-size', default=DEFAULT_PARITY_SIZE, type=int, nargs=2, metavar=('H', 'W'),
+        help='seeded parity input of a dynamic export (default %(default)s; a second, smaller '
+        'non-square size is checked too)')
+    images: Optional[str] = argument('--images', help='folder of real images for another parity '
+                                     'check (a model that takes any size)')
+    labels: Optional[str] = argument('--labels', help='label PNGs named like the images (default: '
+                                     'a VOC JPEGImages folder uses its sibling SegmentationClass)')
+    max_images: Optional[int] = argument('--max-images', type=int,
+                                         help='use the first N images only')
+    max_rel_error: float = argument('--max-rel-error', default=_DEFAULT_THRESHOLDS.max_rel_error,
+                                    type=float, help='max |converted - torch| / max |torch| '
+                                    '(default %(default)g)')
+    min_argmax_agreement: float = argument(
+        '--min-argmax-agreement', default=_DEFAULT_THRESHOLDS.min_argmax_agreement, type=float,
+        help='fraction of pixels with the same class (default %(default)g)')
+    seed: int = argument('--seed', default=0, type=int, help='seed of the random parity inputs')
+    #: file stem of the exported files; None: the config's
+    name: Optional[str] = None
+
+    def __post_init__(self):
+        self.input_size = _size(self.input_size)
+        self.parity_size = _size(self.parity_size)
+        if self.name is None:
+            self.name = osp.splitext(osp.basename(self.config))[0]
+
+    @property
+    def dynamic(self) -> bool:
+        return self.input_size is None
+
+    @property
+    def thresholds(self) -> ParityThresholds:
+        return ParityThresholds(self.max_rel_error, self.min_argmax_agreement)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """One argument per field that declares one, in field order."""
+        groups = {}
+        for f in dataclasses.fields(cls):
+            if 'flags' not in f.metadata:
+                continue
+            target = parser
+            group = f.metadata['group']
+            if group is not None:
+                if group not in groups:
+                    groups[group] = parser.add_mutually_exclusive_group(
+                        required=cls.GROUPS.get(group, False))
+                target = groups[group]
+            kwargs = dict(f.metadata['argparse'])
+            if f.metadata['flags']:
+                kwargs.setdefault('dest', f.name)
+                if f.default is not dataclasses.MISSING and 'action' not in kwargs:
+                    kwargs['default'] = (list(f.default) if isinstance(f.default, tuple)
+                                         else f.default)
+                target.add_argument(*f.metadata['flags'], **kwargs)
+            else:
+                target.add_argument(f.name, **kwargs)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> 'ExportOptions':
+        values = vars(args)
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
+
+
+@dataclass
+class MindSporeExportOptions(ExportOptions):
+    """:class:`ExportOptions` plus what the MindSpore exporter takes."""
+
+    layout: str = argument(
+        '--layout', default='auto', choices=('auto', 'mindspore', 'mindspore_tutorial'),
+        help='parameter names: auto = the MindSpore tutorial names for the tutorial network '
+        '(configs/fcn8s_vgg16bn_voc.py), else the plugin cells')
+    mindir: bool = argument('--no-mindir', default=True, action='store_false',
+                            help='skip the MINDIR export (then no deploy.json is written)')
+    device_target: Optional[str] = argument('--device-target', choices=('CPU', 'GPU', 'Ascend'),
+                                            help="MindSpore device (default: MindSpore's own)")
+
+
+@dataclass
+class OnnxExportOptions(ExportOptions):
+    """:class:`ExportOptions` plus what the ONNX exporter takes: a static ``input_size`` or
+    ``dynamic`` (one of the two on the command line)."""
+
+    GROUPS = {'shape': True}
+
+    dynamic_shape: bool = argument('--dynamic', default=False, action='store_true', group='shape',
+                                   help='any input height and width (symbolic dimensions)')
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.dynamic_shape and self.input_size is not None:
+            raise ValueError('a static input_size and dynamic_shape exclude each other')

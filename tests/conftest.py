@@ -353,3 +353,77 @@ def host_env(tmp_path):
         return env
 
     return _env
+
+
+# --------------------------------------------------------------------------------------------------
+# A tiny deploy folder around a real ONNX model, for the runtime's folder logic (seconds)
+# --------------------------------------------------------------------------------------------------
+def _write_tiny_deploy(folder):
+    """A deploy folder in the converters' format around a real ONNX: a 1x1 convolution whose
+    class scores are the three colour channels (so the prediction is the brightest channel)."""
+    import json
+    import os
+
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from fcn_voc_runtime.deploy import DEPLOY_FILE, DEPLOY_FORMAT, DEPLOY_VERSION, file_entry
+    os.makedirs(folder, exist_ok=True)
+    w = np.eye(3, dtype=np.float32)[:, :, None, None]
+    graph = helper.make_graph(
+        [helper.make_node('Conv', ['input', 'w'], ['output'])], 'tiny',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 'h', 'w'])],
+        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 3, 'h', 'w'])],
+        [numpy_helper.from_array(w, 'w')])
+    model = osp.join(folder, 'tiny.onnx')
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)], ir_version=7),
+              model)  # IR 7: what opset-11 exports carry, readable by older onnxruntime builds
+    deploy = {
+        'format': DEPLOY_FORMAT, 'version': DEPLOY_VERSION, 'backend': 'onnxruntime',
+        'model': {**file_entry(folder, model), 'input_name': 'input', 'output_name': 'output',
+                  'input_shape': [1, 3, None, None]},
+        'files': {}, 'input': {'layout': 'NCHW', 'dtype': 'float32', 'channel_order': 'RGB',
+                               'mean': [0.0] * 3, 'std': [1.0] * 3},
+        'size': {'policy': 'native', 'resize': None, 'size_divisor': 1, 'pad_value': 0.0,
+                 'min_size': 1},
+        'output': {'kind': 'logits', 'layout': 'NCHW', 'num_classes': 3},
+        'classes': ['background', 'red', 'green'], 'palette': [[0, 0, 0], [255, 0, 0], [0, 255, 0]],
+        'ignore_index': 255}
+    with open(osp.join(folder, DEPLOY_FILE), 'w') as f:
+        json.dump(deploy, f)
+    return folder
+
+
+def _write_tiny_dataset(root, n, size=(24, 32), seed=0):
+    """``n`` PNG images and labels; each label is the image's brightest channel except a void
+    border and a few wrong pixels, so the scores are neither 0 nor 100."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(seed)
+    images, labels = root / 'images', root / 'labels'
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(exist_ok=True)
+    for i in range(n):
+        rgb = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        label = rgb.argmax(-1).astype(np.uint8)
+        label[rng.random(size) < 0.1] = rng.integers(0, 3)
+        label[0] = 255
+        Image.fromarray(rgb).save(images / f'img{i:03d}.png')
+        Image.fromarray(label, 'L').save(labels / f'img{i:03d}.png')
+    return str(images), str(labels)
+
+
+
+@pytest.fixture(scope='session')
+def tiny_deploy():
+    """``tiny_deploy(folder)`` -> a deploy folder (converters' format) whose ONNX predicts each
+    pixel's brightest colour channel (classes background / red / green)."""
+    return _write_tiny_deploy
+
+
+@pytest.fixture(scope='session')
+def tiny_dataset():
+    """``tiny_dataset(root, n, size=(24, 32), seed=0)`` -> ``(images, labels)`` folders of PNGs
+    whose labels mostly agree with :func:`tiny_deploy`'s predictions, with void borders."""
+    return _write_tiny_dataset

@@ -167,6 +167,7 @@ def test_benchmarks_at_tiny_sizes(host_python):
                   '--backend', 'onnxruntime', '--host-python', host_python])
     assert deploy.returncode == 0, deploy.stderr[-3000:]
     assert 'ratio deployed / mmseg' in deploy.stdout and cpu in deploy.stdout
+    assert 'ratio exact / Pillow' in deploy.stdout
     # the deployed side ran in the host environment
     assert f'in {host_python} (torch absent)' in deploy.stdout
 

@@ -71,6 +71,7 @@ def test_fc_layers_become_equivalent_convolutions(vgg16_state_dict):
     assert not any(k.startswith('classifier') or 'fc8' in k for k in out)
 
 
+@pytest.mark.slow  # a command line end to end, 0.5 GB checkpoints
 def test_cli_output_loads_through_pretrained_init_cfg(vgg16_state_dict, tmp_path, repo_root):
     from mmseg.registry import MODELS
     src, dst = str(tmp_path / 'vgg16.pth'), str(tmp_path / 'vgg16_fcn.pth')

@@ -134,6 +134,7 @@ def test_torchfcn_import_computes_the_caffe_network(tmp_path, variant, variant_c
     torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
 
 
+@pytest.mark.slow  # a command line end to end, 0.5 GB checkpoints
 def test_torchfcn_training_checkpoint_and_cli(converter_cli, tmp_path, variant_config,
                                               published_layouts, capsys):
     """torchfcn's own trainer saves ``model_state_dict`` beside the optimizer state."""

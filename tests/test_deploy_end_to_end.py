@@ -200,11 +200,12 @@ def test_a_real_host_environment_runs_the_deployed_models(case, mindspore_deploy
     probe = subprocess.run(
         [host_python, '-c', 'import importlib.util as u, json, mindspore; print(json.dumps(['
          'mindspore.__version__] + [bool(u.find_spec(m)) for m in '
-         '("torch", "mmcv", "mmengine", "mmseg", "mmseg_fcn_voc")]))'],
+         '("torch", "mmcv", "mmengine", "mmseg", "fcn_voc_runtime", "fcn_voc_core")]))'],
         cwd=str(case['work']), capture_output=True, text=True, env=_env())
     assert probe.returncode == 0, probe.stderr[-2000:]
     version, *installed = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert not any(installed), f'{host_python} has torch/mmcv/mmengine/mmseg: not a host'
+    assert not any(installed[:4]), f'{host_python} has torch/mmcv/mmengine/mmseg: not a host'
+    assert all(installed[4:]), f'{host_python}: the runtime is not installed there'  # setup_env
     import mindspore
     assert version != mindspore.__version__  # the MINDIR crosses MindSpore versions
     for backend, deploy_dir in (('mindspore', mindspore_deploy_dir),

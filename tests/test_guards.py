@@ -259,3 +259,133 @@ def test_void_label_is_excluded_from_both_confusion_matrices(tmp_path):
     runtime = confusion_matrix(read_label_png(path, 21, 255), pred, 21, 255)
     assert int(runtime.sum()) == scored
     np.testing.assert_array_equal(runtime, metric.results[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# dynamic exports are dynamic: the exporters' own export functions on tiny networks, two sizes
+# --------------------------------------------------------------------------------------------------
+SIZES = ((17, 23), (32, 40))
+
+
+def _tiny_torch():
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class TinyFCN(nn.Module):
+        """conv -> ReLU -> ceil-mode pool -> score -> bilinear back to the input size."""
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.score = nn.Conv2d(4, 2, 1)
+
+        def forward(self, x, mode='tensor'):
+            y = F.max_pool2d(F.relu(self.conv(x)), 2, 2, ceil_mode=True)
+            return F.interpolate(self.score(y), size=x.shape[-2:], mode='bilinear',
+                                 align_corners=False)
+
+    torch.manual_seed(0)
+    return TinyFCN().eval()
+
+
+def test_dynamic_onnx_export_takes_two_sizes(tmp_path):
+    import onnx
+    import onnxruntime
+    import torch
+
+    from mmseg_fcn_voc.conversion.onnx.export import (
+        INPUT_NAME,
+        OUTPUT_NAME,
+        check_io_shapes,
+        export_onnx,
+        io_shapes,
+    )
+    model = _tiny_torch()
+    path = export_onnx(model, torch.zeros(1, 3, *SIZES[0]), str(tmp_path / 'tiny.onnx'),
+                       dynamic=True)
+    shapes = io_shapes(onnx.load(path))
+    assert shapes[INPUT_NAME][2:] == ['height', 'width'], shapes
+    check_io_shapes(path, shapes, {INPUT_NAME: [1, 3, *SIZES[0]], OUTPUT_NAME: [1, 2, *SIZES[0]]},
+                    dynamic=True)
+    session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
+    for h, w in SIZES:
+        x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(h))
+        with torch.no_grad():
+            expected = model(x).numpy()
+        out = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+        assert out.shape == (1, 2, h, w)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_dynamic_mindir_export_takes_two_sizes(tmp_path):
+    import mindspore as ms
+    import torch
+    from mindspore import nn as msnn
+    from torch.nn import functional as F
+
+    from mmseg_fcn_voc.conversion.mindspore.io import export_mindir, load_mindir, run_cell
+    from mmseg_fcn_voc.conversion.mindspore.layers import max_pool2d
+    from mmseg_fcn_voc.conversion.spec import PoolSpec
+    model = _tiny_torch()
+    conv = msnn.Conv2d(3, 4, 3, pad_mode='pad', padding=1, has_bias=True)
+    conv.weight.set_data(ms.Tensor(model.conv.weight.detach().numpy()))
+    conv.bias.set_data(ms.Tensor(model.conv.bias.detach().numpy()))
+    cell = msnn.SequentialCell([conv, msnn.ReLU(), max_pool2d(PoolSpec((2, 2), (2, 2), (0, 0),
+                                                                       True))])
+    cell.set_train(False)
+    graph = load_mindir(export_mindir(cell, [1, 3, None, None], str(tmp_path / 'tiny.mindir')))
+    for h, w in SIZES:
+        x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(h))
+        with torch.no_grad():
+            expected = F.max_pool2d(F.relu(model.conv(x)), 2, 2, ceil_mode=True).numpy()
+        out = run_cell(graph, x.numpy())
+        assert out.shape == expected.shape == (1, 4, -(-h // 2), -(-w // 2))
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------
+# Ascend ATC's operator constraints, on hand-built graphs
+# --------------------------------------------------------------------------------------------------
+def _graph(nodes, initializers=(), opset=11, input_shape=(1, 2, 8, 8)):
+    from onnx import TensorProto, helper
+    return helper.make_model(helper.make_graph(
+        nodes, 'g', [helper.make_tensor_value_info('x', TensorProto.FLOAT, list(input_shape))],
+        [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)], list(initializers)),
+        opset_imports=[helper.make_opsetid('', opset)])
+
+
+def test_atc_check_names_each_node_and_what_atc_requires():
+    from onnx import helper, numpy_helper
+
+    from mmseg_fcn_voc.conversion.onnx.atc_check import check_atc_compatibility
+    pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), 'pads')
+    zero = numpy_helper.from_array(np.array(0.0, np.float32), 'zero')
+    minus = numpy_helper.from_array(np.array(-np.inf, np.float32), 'minus')
+    w = numpy_helper.from_array(np.zeros((2, 2, 4, 4), np.float32), 'w')
+    ok = _graph([helper.make_node('Pad', ['x', 'pads', 'zero'], ['p'], name='pad_ok'),
+                 helper.make_node('MaxPool', ['p'], ['m'], name='pool_ok', kernel_shape=[2, 2],
+                                  strides=[2, 2], ceil_mode=1),
+                 helper.make_node('ConvTranspose', ['m', 'w'], ['y'], name='up_ok',
+                                  strides=[2, 2])], [pads, zero, w])
+    assert check_atc_compatibility(ok) == []
+    bad = _graph([helper.make_node('Pad', ['x', 'pads', 'minus'], ['p'], name='pad_inf'),
+                  helper.make_node('MaxPool', ['p'], ['m'], name='pool_valid', kernel_shape=[2, 2],
+                                   strides=[2, 2], ceil_mode=1, auto_pad='VALID'),
+                  helper.make_node('ConvTranspose', ['m', 'w'], ['y'], name='up_dilated',
+                                   strides=[2, 2], dilations=[2, 2])], [pads, minus, w],
+                 opset=19)
+    found = {(v.node, v.op_type): str(v) for v in check_atc_compatibility(bad)}
+    assert set(found) == {('<model>', 'opset'), ('pad_inf', 'Pad'), ('pool_valid', 'MaxPool'),
+                          ('up_dilated', 'ConvTranspose')}
+    assert 'constant value -inf' in found[('pad_inf', 'Pad')]
+    assert 'VALID with ceil_mode 0 only' in found[('pool_valid', 'MaxPool')]
+    assert 'dilation 1' in found[('up_dilated', 'ConvTranspose')]
+    assert 'opsets 9-18' in found[('<model>', 'opset')]
+    wide = _graph([helper.make_node('MaxPool', ['x'], ['y'], name='pool_wide',
+                                    kernel_shape=[2, 2], strides=[2, 2])],
+                  input_shape=(1, 2, 8, 5000))
+    assert [v.node for v in check_atc_compatibility(wide)] == ['pool_wide']
+    dynamic = _graph([helper.make_node('Relu', ['x'], ['y'])], input_shape=(1, 2, 'h', 'w'))
+    assert check_atc_compatibility(dynamic) == []
+    assert [v.op_type for v in check_atc_compatibility(dynamic, static=True)] == ['graph input']

@@ -82,7 +82,8 @@ def _tiny_onnx(path):
         [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 'h', 'w'])],
         [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 2, 'h', 'w'])],
         [numpy_helper.from_array(w, 'w'), numpy_helper.from_array(b, 'b')])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)]), path)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)], ir_version=7),
+              path)
 
 
 def _tiny_mindir(path):

@@ -14,58 +14,6 @@ from PIL import Image
 from fcn_voc_core.errors import InputError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CLASSES = ['background', 'red', 'green']
-
-
-def write_tiny_deploy(folder):
-    """A deploy folder in the converters' format around a real ONNX: a 1x1 convolution whose
-    class scores are the three colour channels (so the prediction is the brightest channel)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    from fcn_voc_runtime.deploy import DEPLOY_FILE, DEPLOY_FORMAT, DEPLOY_VERSION, file_entry
-    os.makedirs(folder, exist_ok=True)
-    w = np.eye(3, dtype=np.float32)[:, :, None, None]
-    graph = helper.make_graph(
-        [helper.make_node('Conv', ['input', 'w'], ['output'])], 'tiny',
-        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 'h', 'w'])],
-        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 3, 'h', 'w'])],
-        [numpy_helper.from_array(w, 'w')])
-    model = osp.join(folder, 'tiny.onnx')
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)]), model)
-    deploy = {
-        'format': DEPLOY_FORMAT, 'version': DEPLOY_VERSION, 'backend': 'onnxruntime',
-        'model': {**file_entry(folder, model), 'input_name': 'input', 'output_name': 'output',
-                  'input_shape': [1, 3, None, None]},
-        'files': {}, 'input': {'layout': 'NCHW', 'dtype': 'float32', 'channel_order': 'RGB',
-                               'mean': [0.0] * 3, 'std': [1.0] * 3},
-        'size': {'policy': 'native', 'resize': None, 'size_divisor': 1, 'pad_value': 0.0,
-                 'min_size': 1},
-        'output': {'kind': 'logits', 'layout': 'NCHW', 'num_classes': 3},
-        'classes': CLASSES, 'palette': [[0, 0, 0], [255, 0, 0], [0, 255, 0]],
-        'ignore_index': 255}
-    with open(osp.join(folder, DEPLOY_FILE), 'w') as f:
-        json.dump(deploy, f)
-    return folder
-
-
-def write_dataset(root, n, size=(24, 32), seed=0):
-    """``n`` PNG images and labels; each label is the image's brightest channel except a void
-    border and a few wrong pixels, so the scores are neither 0 nor 100."""
-    rng = np.random.default_rng(seed)
-    images, labels = root / 'images', root / 'labels'
-    images.mkdir(parents=True, exist_ok=True)
-    labels.mkdir(exist_ok=True)
-    for i in range(n):
-        rgb = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
-        label = rgb.argmax(-1).astype(np.uint8)
-        label[rng.random(size) < 0.1] = rng.integers(0, 3)
-        label[0] = 255
-        Image.fromarray(rgb).save(images / f'img{i:03d}.png')
-        Image.fromarray(label, 'L').save(labels / f'img{i:03d}.png')
-    return str(images), str(labels)
-
-
 def infer(*args, cwd=REPO):
     return subprocess.run([sys.executable, '-m', 'fcn_voc_runtime', *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=300)
@@ -88,9 +36,9 @@ def _expected_hist(labels_dir, images_dir):
 
 
 @pytest.fixture
-def tiny(tmp_path):
-    deploy = write_tiny_deploy(str(tmp_path / 'deploy'))
-    images, labels = write_dataset(tmp_path / 'data', 7)
+def tiny(tmp_path, tiny_deploy, tiny_dataset):
+    deploy = tiny_deploy(str(tmp_path / 'deploy'))
+    images, labels = tiny_dataset(tmp_path / 'data', 7)
     return deploy, images, labels
 
 
@@ -181,13 +129,13 @@ def test_names_differing_only_in_extension_are_refused_before_work(tiny, tmp_pat
         list_images(images)
 
 
-def test_memory_stays_flat_in_the_number_of_images(tmp_path):
+def test_memory_stays_flat_in_the_number_of_images(tmp_path, tiny_deploy, tiny_dataset):
     """Peak memory of a run over 15 and over 150 images of 256x256 (a run that kept images or
     predictions would grow by ~40 MB)."""
-    deploy = write_tiny_deploy(str(tmp_path / 'deploy'))
+    deploy = tiny_deploy(str(tmp_path / 'deploy'))
     peaks = {}
     for n in (15, 150):
-        images, labels = write_dataset(tmp_path / f'd{n}', n, size=(256, 256))
+        images, labels = tiny_dataset(tmp_path / f'd{n}', n, size=(256, 256))
         code = ('import resource, sys; from fcn_voc_runtime.__main__ import main; '
                 f'code = main([{deploy!r}, {images!r}, "--out-dir", {str(tmp_path / f"o{n}")!r}, '
                 f'"--labels", {labels!r}]); '

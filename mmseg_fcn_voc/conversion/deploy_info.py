@@ -79,8 +79,9 @@ def dataset_meta(cfg, num_classes: int) -> Dict:
 def describe_deployment(model: nn.Module, spec: FCNSpec, config: str, checkpoint: str,
                         checkpoint_sha256: str, backend: str, out_dir: str, model_file: str,
                         input_shape: Sequence[Optional[int]], other_files: Dict[str, str],
-                        versions: Dict[str, str]) -> Dict:
-    """The ``deploy.json`` contents for ``model_file`` (written in ``out_dir``)."""
+                        versions: Dict[str, str], precision: Optional[Dict] = None) -> Dict:
+    """The ``deploy.json`` contents for ``model_file`` (written in ``out_dir``); ``precision``:
+    what the folder was planned for on the NPU and the agreement measured (none: float32)."""
     cfg = model.cfg
     pre = model.data_preprocessor
     test_cfg = dict(getattr(pre, 'test_cfg', None) or {})
@@ -123,4 +124,8 @@ def describe_deployment(model: nn.Module, spec: FCNSpec, config: str, checkpoint
         'source': {'config': config, 'config_text': cfg.pretty_text,
                    'checkpoint': osp.abspath(checkpoint), 'checkpoint_sha256': checkpoint_sha256},
         'versions': versions,
+        'precision': precision or {
+            'planned_for': None, 'measured': None,
+            'note': 'float32 parity on the CPU only; the NPU computes in float16 by default (run '
+                    'the converter with --precision-images for a measured plan)'},
     }

@@ -10,7 +10,10 @@
 2. :meth:`~Exporter.export`: the backend writes its files and returns the networks to check;
 3. :meth:`~Exporter.check_parity`: the torch model against every converted network on seeded
    inputs (one per parity size) and, optionally, on real images (:mod:`.parity`);
-4. :meth:`~Exporter.write_deploy` (:mod:`.deploy_info`) and :meth:`~Exporter.write_report`, both
+4. with ``precision_images``, :meth:`~Exporter.check_precision`: the NPU's float16 emulated on
+   those images (:mod:`.precision_plan`), ``precision.json`` and the backend's keep-float32 plan
+   files (:meth:`~Exporter.write_precision_plan`);
+5. :meth:`~Exporter.write_deploy` (:mod:`.deploy_info`) and :meth:`~Exporter.write_report`, both
    atomically.
 
 Every step logs what it did. A backend subclass implements :meth:`Exporter.export` (and names its
@@ -43,9 +46,11 @@ from .parity import (
     preprocess_image,
     random_image,
 )
+from .precision_plan import precision_report
 from .spec import FCNSpec
 
 Size = Tuple[int, int]
+PRECISION_FILE = 'precision.json'
 
 
 class Timings(dict):
@@ -149,7 +154,8 @@ class Exporter:
     # the shared steps
     # ---------------------------------------------------------------------------------------------
     def run(self) -> Dict:
-        """prepare -> export -> check_parity -> write_deploy -> write_report; returns the report
+        """prepare -> export -> check_parity [-> check_precision] -> write_deploy -> write_report;
+        returns the report
         (``report['passed']`` is False when a parity check failed).
 
         Raises:
@@ -160,9 +166,15 @@ class Exporter:
         with self.timings('export'):
             exported = self.export(prepared.model, prepared.spec)
         checks = self.check_parity(prepared, exported)
+        precision = self.check_precision(prepared, exported) if self.options.precision_images \
+            else None
         checkpoint_sha256 = file_sha256(self.options.checkpoint)
         versions = self.versions()
-        deploy_file = self.write_deploy(prepared, exported, checkpoint_sha256, versions)
+        deploy_file = self.write_deploy(prepared, exported, checkpoint_sha256, versions,
+                                        precision)
+        if precision is not None:
+            checks['precision_plan'] = {'passed': bool(precision['measured']['reached']),
+                                        **precision['measured']}
         return self.write_report(prepared, exported, checks, deploy_file, checkpoint_sha256,
                                  versions)
 
@@ -202,8 +214,47 @@ class Exporter:
                  + (f'; failed: {failed}' if failed else ''))
         return checks
 
+    def check_precision(self, prepared: Prepared, exported: Exported) -> Dict:
+        """The NPU precision report (:mod:`.precision_plan`) on ``precision_images``: writes
+        ``precision.json`` and the backend's plan files; returns deploy.json's ``precision``."""
+        o, spec = self.options, prepared.spec
+        pairs = find_image_pairs(o.precision_images, o.precision_labels, None)
+        inputs, labels = [], []
+        for image, label in pairs:
+            x, gt = load_pair(prepared.model, image, label, spec.head.num_classes)
+            inputs.append(x)
+            labels.append(gt)
+        with self.timings('precision'):
+            report = precision_report(
+                prepared.model, inputs, labels if all(g is not None for g in labels) else None,
+                o.precision_threshold, spec.head.num_classes,
+                int(getattr(prepared.model.decode_head, 'ignore_index', 255)), self.log)
+        plan = report['plan']
+        plan['keep_dtype_nodes'] = []
+        files = self.write_precision_plan(plan, exported)
+        report['images'] = [osp.basename(i) for i, _ in pairs]
+        report['emulated'] = ('on the CPU (mmseg_fcn_voc.conversion.npu_precision): cube ops in '
+                              'float16 with float32 accumulation, saturation mode')
+        path = write_json(osp.join(o.out_dir, PRECISION_FILE), report)
+        self.log(f'wrote {path}' + (f' and {", ".join(sorted(files))}' if files else ''))
+        exported.facts['precision'] = path
+        return {'planned_for': 'force_fp16' + (' + keep_fp32' if plan['keep_fp32'] else ''),
+                'keep_fp32': plan['keep_fp32'], 'keep_dtype_nodes': plan['keep_dtype_nodes'],
+                'fp16_only': plan['fp16_only'],
+                'measured': {'images': len(pairs), 'emulated': True,
+                             'argmax_agreement_mean': plan['argmax_agreement_mean'],
+                             'argmax_agreement_worst': plan['argmax_agreement_worst'],
+                             'threshold': plan['threshold'], 'reached': plan['reached']},
+                'files': {k: osp.basename(v) for k, v in files.items()}}
+
+    def write_precision_plan(self, plan: Dict, exported: Exported) -> Dict[str, str]:
+        """Write the plan in the backend's own configuration language (fill
+        ``plan['keep_dtype_nodes']`` where the graph's node names are known); returns
+        ``{role: path}``. The skeleton writes nothing."""
+        return {}
+
     def write_deploy(self, prepared: Prepared, exported: Exported, checkpoint_sha256: str,
-                     versions: Dict[str, str]) -> Optional[str]:
+                     versions: Dict[str, str], precision: Optional[Dict] = None) -> Optional[str]:
         """``deploy.json`` for the model file (none when nothing deployable was written)."""
         if exported.model_file is None:
             self.log('no deployable model written, so no deploy.json')
@@ -212,7 +263,7 @@ class Exporter:
         path = write_json(osp.join(o.out_dir, DEPLOY_FILE), describe_deployment(
             prepared.model, prepared.spec, o.config, o.checkpoint, checkpoint_sha256,
             self.backend, o.out_dir, exported.model_file, exported.input_shape,
-            exported.other_files, versions))
+            exported.other_files, versions, precision))
         self.log(f'wrote {path}')
         return path
 

@@ -73,6 +73,14 @@ class ExportOptions:
         '--min-argmax-agreement', default=_DEFAULT_THRESHOLDS.min_argmax_agreement, type=float,
         help='fraction of pixels with the same class (default %(default)g)')
     seed: int = argument('--seed', default=0, type=int, help='seed of the random parity inputs')
+    precision_images: Optional[str] = argument(
+        '--precision-images', help='images for the NPU precision report (precision.json): the '
+        'emulated float16 modes against float32, and a measured keep-float32 plan')
+    precision_labels: Optional[str] = argument(
+        '--precision-labels', help='their label PNGs (adds each mode\'s mean IU)')
+    precision_threshold: float = argument(
+        '--precision-threshold', default=0.999, type=float,
+        help="the plan's target: worst image's argmax agreement with float32 (default %(default)g)")
     #: file stem of the exported files; None: the config's
     name: Optional[str] = None
 
@@ -143,6 +151,9 @@ class OnnxExportOptions(ExportOptions):
 
     dynamic_shape: bool = argument('--dynamic', default=False, action='store_true', group='shape',
                                    help='any input height and width (symbolic dimensions)')
+    atc_check: bool = argument('--no-atc-check', default=True, action='store_false',
+                               help="export even if Ascend's ATC would refuse the graph (for "
+                               'onnxruntime only)')
 
     def __post_init__(self):
         super().__post_init__()

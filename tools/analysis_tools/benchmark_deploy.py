@@ -18,7 +18,10 @@ Both rates are also shown as arithmetic throughput (GFLOP/s, counting the networ
 multiply-adds at ``--size`` with mmengine's ``FlopAnalyzer`` as 2 FLOP each): compare them with the
 CPU's peak to see whether a backend is limited by its kernels' vector width. MindSpore 2.10's CPU
 convolutions run at AVX2 on every x86 CPU (its oneDNN's AVX-512 path is a reference kernel, see
-``fcn_voc_runtime.backends.mindspore``), torch's at AVX-512 where the CPU has it.
+``fcn_voc_core.mindspore_cpu``), torch's at AVX-512 where the CPU has it.
+
+The cost of decoding images exactly as mmcv does (OpenCV, after a whole-file Pillow check) is shown
+against Pillow decoding (what the runtime did before), per image and on the deployed rate.
 """
 import argparse
 import json
@@ -61,15 +64,34 @@ import numpy as np
 from fcn_voc_core.imageio import read_image
 from fcn_voc_runtime.predictor import Predictor
 deploy, backend, out, *images = sys.argv[1:]
+from PIL import Image
+
+
+def pillow_rgb(path):  # the runtime's decoding before it decoded as mmcv does (the baseline)
+    with Image.open(path) as img:
+        return np.array(img.convert('RGB'))
+
+
 predictor = Predictor(deploy, backend)
 predictor.predict(read_image(images[0]))  # warm-up
+decode = {}
+for name, fn in (('exact', read_image), ('pillow', pillow_rgb)):
+    t0 = time.perf_counter()
+    for p in images:
+        fn(p)
+    decode[name] = (time.perf_counter() - t0) / len(images)
 t0 = time.perf_counter()
 preds = [predictor.predict(read_image(p)) for p in images]
 seconds = time.perf_counter() - t0
+t0 = time.perf_counter()
+for p in images:
+    predictor.predict(pillow_rgb(p))
+seconds_pillow = time.perf_counter() - t0
 np.savez(out, *preds)
 module = importlib.import_module(backend)
-print(json.dumps(dict(seconds=seconds, backend_version=module.__version__,
-                      python=sys.executable, torch_installed=bool(importlib.util.find_spec('torch')))))
+print(json.dumps(dict(seconds=seconds, seconds_pillow=seconds_pillow, decode=decode,
+                      backend_version=module.__version__, python=sys.executable,
+                      torch_installed=bool(importlib.util.find_spec('torch')))))
 """
 
 
@@ -148,6 +170,11 @@ def main(argv=None):
           f'{host["python"]} (torch {"installed" if host["torch_installed"] else "absent"})')
     print(f'  ratio deployed / mmseg = {deploy_rate / mmseg_rate:.2f}  (target >= 0.8); '
           f'pixel agreement {100 * agree / total:.4f}%')
+    pillow_rate = len(images) / host['seconds_pillow']
+    print(f'  decoding per image: exact (OpenCV, as mmcv) {1000 * host["decode"]["exact"]:.1f} ms, '
+          f'Pillow (the former runtime) {1000 * host["decode"]["pillow"]:.1f} ms; deployed with '
+          f'Pillow decoding {pillow_rate:6.3f} images/s; ratio exact / Pillow = '
+          f'{deploy_rate / pillow_rate:.3f}  (target >= 0.95)')
     return 0
 
 

@@ -21,6 +21,7 @@ import mindspore
 import numpy as np
 import torch
 
+from fcn_voc_core.fileio import atomic_output
 from fcn_voc_core.mindspore_cpu import configure_cpu
 
 from ..exporter import Converted, Exported, Exporter
@@ -134,6 +135,20 @@ class MindSporeExporter(Exporter):
 
     def versions(self) -> Dict[str, str]:
         return {**super().versions(), 'mindspore': mindspore.__version__}
+
+    def write_precision_plan(self, plan: Dict, exported: Exported) -> Dict[str, str]:
+        """MindSpore Lite's language: ``mslite_ascend.cfg`` with ``[ascend_context]``. Lite takes one
+        precision mode for the whole graph: ``enforce_fp16`` (its default) when the plan keeps
+        nothing, else ``preferred_fp32`` (float32 wherever an operator has a float32 kernel: at
+        least the plan's layers, at a cost in speed)."""
+        mode = 'preferred_fp32' if plan['keep_fp32'] else 'enforce_fp16'
+        path = self.path('_mslite_ascend.cfg')
+        with atomic_output(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+            f.write('# converter_lite --fmk=MINDIR --optimize=ascend_oriented --configFile=<this>\n'
+                    f'# measured plan (precision.json): keep_fp32 = {plan["keep_fp32"]}\n'
+                    '[ascend_context]\n'
+                    f'precision_mode={mode}\n')
+        return {'mindspore_lite': path}
 
     def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
         o = self.options

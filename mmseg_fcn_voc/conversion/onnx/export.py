@@ -12,6 +12,8 @@ Ascend's ATC reads:
 * dynamic (``dynamic=True``): height and width are graph inputs' symbolic dimensions ``height`` and
   ``width``; the crops follow the input's shape. For onnxruntime (also CANN's execution provider).
 """
+import os
+import os.path as osp
 import warnings
 from typing import Dict, List, Optional
 
@@ -26,7 +28,9 @@ from ..exporter import Converted, ExportCheckError, Exported, Exporter
 from ..model_io import FCNInferenceWrapper
 from ..options import OnnxExportOptions
 from ..parity import preprocess_image, random_image
+from ..precision_plan import onnx_node_names
 from ..spec import FCNSpec
+from .atc_check import check_atc_compatibility
 
 OPSET = 11
 INPUT_NAME = 'input'
@@ -85,7 +89,9 @@ def check_io_shapes(path: str, shapes: Dict[str, list], expected: Dict[str, list
                                    f'{len(want)}')
         if dynamic:
             fixed = [d for d in got[2:] if isinstance(d, int) and d > 0]
-            if fixed or got[:2] != want[:2]:
+            # batch and channels: the expected value, or left symbolic by the tracer
+            other = [g for g, w in zip(got[:2], want[:2]) if g != w and not isinstance(g, str)]
+            if fixed or other:
                 raise ExportCheckError(f'{path}: asked for a dynamic height and width, but '
                                        f'{name!r} was exported as {got}')
         elif got != want:
@@ -106,6 +112,41 @@ class OnnxExporter(Exporter):
         return {**super().versions(), 'onnx': onnx.__version__,
                 'onnxruntime': onnxruntime.__version__}
 
+    def write_precision_plan(self, plan: Dict, exported: Exported) -> Dict[str, str]:
+        """ATC's language: ``keep_dtype.cfg`` (one node name of the exported graph per line, for
+        ``--keep_dtype``) and ``atc.sh`` (ATC with ``--precision_mode_v2=fp16``, the mode the
+        plan was measured in, and the keep file)."""
+        o = self.options
+        names = onnx_node_names(onnx.load(exported.model_file, load_external_data=False),
+                                plan['keep_fp32'])
+        missing = [k for k, v in names.items() if not v]
+        if missing:
+            raise ExportCheckError(f'{exported.model_file}: no node of the exported graph comes '
+                                   f'from {missing}; cannot write the keep_dtype plan')
+        plan['keep_dtype_nodes'] = [n for name in plan['keep_fp32'] for n in names[name]]
+        keep = osp.join(o.out_dir, 'keep_dtype.cfg')
+        with atomic_output(keep) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+            f.writelines(f'{n}\n' for n in plan['keep_dtype_nodes'])
+        stem = o.name
+        h, w = o.input_size or ('H', 'W')
+        script = osp.join(o.out_dir, 'atc.sh')
+        with atomic_output(script) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+            f.write('#!/usr/bin/env bash\n'
+                    '# Convert the static ONNX for the Ascend NPU with the measured precision plan\n'
+                    '# (precision.json): float16 everywhere (ATC\'s default), the layers of\n'
+                    '# keep_dtype.cfg in float32. Set SOC to your chip (npu-smi info).\n'
+                    + ('# This folder holds a dynamic ONNX: ATC needs static shapes, so export\n'
+                       '# with --input-size H W (or per gear) and set H and W below.\n'
+                       if o.dynamic else '') +
+                    'set -euo pipefail\n'
+                    'cd "$(dirname "${BASH_SOURCE[0]}")"\n'
+                    f'atc --model={stem}.onnx --framework=5 --output={stem} '
+                    '--soc_version="${SOC:-Ascend310P3}" --input_format=NCHW '
+                    f'--input_shape="input:1,3,{h},{w}" --precision_mode_v2=fp16'
+                    + (' --keep_dtype=keep_dtype.cfg' if plan['keep_dtype_nodes'] else '') + '\n')
+        os.chmod(script, 0o755)
+        return {'keep_dtype': keep, 'atc': script}
+
     def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
         o = self.options
         dynamic = o.dynamic
@@ -122,6 +163,16 @@ class OnnxExporter(Exporter):
                     OUTPUT_NAME: [1, spec.head.num_classes, *example.shape[-2:]]}
         check_io_shapes(path, shapes, expected, dynamic)
         self.log(f'wrote {path} ({"dynamic" if dynamic else f"{h}x{w}"}, opset {OPSET})')
-        facts = {'onnx': path, 'opset': OPSET, 'io_shapes': shapes, 'static_shapes': not dynamic}
+        violations = check_atc_compatibility(path, static=not dynamic)
+        for v in violations:
+            self.log(f'ATC: {v}')
+        fatal = [str(v) for v in violations if v.fatal]
+        if fatal and o.atc_check:
+            raise ExportCheckError(f'{path}: ATC would refuse {len(fatal)} node(s): '
+                                   + '; '.join(fatal[:20]) + ' (--no-atc-check exports it anyway, '
+                                   'for onnxruntime)')
+        facts = {'onnx': path, 'opset': OPSET, 'io_shapes': shapes, 'static_shapes': not dynamic,
+                 'atc_check': {'checked': bool(o.atc_check),
+                               'violations': [str(v) for v in violations]}}
         shape = [1, 3, *(o.input_size or (None, None))]
         return Exported(path, shape, [Converted('onnxruntime', run, o.input_size)], {}, facts)

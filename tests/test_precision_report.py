@@ -1,0 +1,84 @@
+"""The converters' NPU precision report end to end: ``to_onnx.py --precision-images`` on the Caffe
+FCN-8s writes precision.json, an ATC keep_dtype file in the exported graph's node names, atc.sh
+and deploy.json's precision entry, all consistent with each other and with the graph."""
+import json
+import os.path as osp
+
+import numpy as np
+import onnx
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+
+def test_to_onnx_writes_a_measured_precision_plan(converter_cli, tmp_path, repo_root,
+                                                  random_fcn_checkpoint):
+    config = osp.join(repo_root, 'configs/_base_/models/fcn8s_vgg16.py')
+    ckpt = random_fcn_checkpoint(config)
+    images, labels = tmp_path / 'JPEGImages', tmp_path / 'SegmentationClass'
+    images.mkdir()
+    labels.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).save(
+            images / f'{i}.jpg', quality=95)
+        Image.fromarray(rng.integers(0, 21, (24, 32)).astype(np.uint8), 'L').save(
+            labels / f'{i}.png')
+    out = tmp_path / 'out'
+    code = converter_cli('to_onnx').main([config, ckpt, '--out-dir', str(out), '--input-size',
+                                          '24', '32', '--precision-images', str(images),
+                                          '--precision-labels', str(labels),
+                                          '--precision-threshold', '0.9999'])
+    assert code == 0
+    report = json.load(open(out / 'precision.json'))
+    for mode in ('fp32', 'force_fp16', 'allow_fp32_to_fp16', 'plan'):
+        entry = report[mode]
+        assert set(entry) >= {'argmax_agreement_mean', 'argmax_agreement_worst', 'mIoU',
+                              'layers'}, mode
+        assert 0 <= entry['argmax_agreement_worst'] <= entry['argmax_agreement_mean'] <= 1
+        assert entry['mIoU'] is not None
+    assert report['fp32']['argmax_agreement_worst'] == 1.0
+    assert report['force_fp16']['layers']['backbone.conv1_1.conv']['kind'] == 'cube'
+    assert 'backbone.conv1_1.activate' in report['force_fp16']['layers']  # vector layers too
+    assert 'backbone.conv1_1.activate' not in report['allow_fp32_to_fp16']['layers']
+    plan = report['plan']
+    assert plan['fp16_only'] == ['decode_head.upscore2', 'decode_head.upscore_pool4',
+                                 'decode_head.upscore8']
+    assert not set(plan['keep_fp32']) & set(plan['fp16_only'])
+    graph = onnx.load(str(out / 'fcn8s_vgg16.onnx'), load_external_data=False)
+    node_names = {n.name for n in graph.graph.node}
+    kept = (out / 'keep_dtype.cfg').read_text().split()
+    assert kept == plan['keep_dtype_nodes'] and set(kept) <= node_names
+    assert len(kept) >= len(plan['keep_fp32'])
+    parity = json.load(open(out / 'onnx_parity.json'))
+    assert parity['precision_plan']['passed'] == plan['reached'] == (
+        plan['argmax_agreement_worst'] >= 0.9999)
+    script = (out / 'atc.sh').read_text()
+    assert '--precision_mode_v2=fp16' in script and 'input:1,3,24,32' in script
+    assert ('--keep_dtype=keep_dtype.cfg' in script) == bool(kept)
+    deploy = json.load(open(out / 'deploy.json'))['precision']
+    assert deploy['keep_fp32'] == plan['keep_fp32']
+    assert deploy['measured']['argmax_agreement_worst'] == plan['argmax_agreement_worst']
+    assert deploy['measured']['reached'] == plan['reached']
+    # every layer a plan may keep has its nodes in this graph (13 convs, fc6, fc7, 3 scores), and
+    # a plan that keeps some is written in ATC's terms
+    from mmseg_fcn_voc.conversion.exporter import Exported
+    from mmseg_fcn_voc.conversion.model_io import build_and_load
+    from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
+    from mmseg_fcn_voc.conversion.options import OnnxExportOptions
+    from mmseg_fcn_voc.conversion.precision_plan import onnx_node_names, plan_candidates
+    candidates = plan_candidates(build_and_load(config, ckpt))
+    assert len(candidates) == 18
+    assert all(onnx_node_names(graph, candidates).values())
+    exporter = OnnxExporter(OnnxExportOptions(config, ckpt, str(tmp_path / 'plan'),
+                                              input_size=(24, 32)), log=lambda s: None)
+    (tmp_path / 'plan').mkdir()
+    keep = ['backbone.fc6.conv', 'decode_head.score_pool4']
+    some = {'keep_fp32': keep, 'keep_dtype_nodes': []}
+    exporter.write_precision_plan(some, Exported(str(out / 'fcn8s_vgg16.onnx'), [1, 3, 24, 32],
+                                                 []))
+    lines = (tmp_path / 'plan' / 'keep_dtype.cfg').read_text().split()
+    assert lines == some['keep_dtype_nodes'] and len(lines) >= 2 and set(lines) <= node_names
+    assert any('score_pool4' in n for n in lines) and any('fc6' in n for n in lines)
+    assert '--keep_dtype=keep_dtype.cfg' in (tmp_path / 'plan' / 'atc.sh').read_text()

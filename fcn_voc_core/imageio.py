@@ -12,7 +12,7 @@ functions, so a broken file gets the same message everywhere and is never skippe
 """
 import os
 import os.path as osp
-from typing import Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -115,6 +115,31 @@ def read_label_png(path: PathLike,
     if num_classes is not None:
         check_label_values(label, path, num_classes, ignore_index)
     return label
+
+
+def pair_problems(image_path: PathLike, label_path: Optional[PathLike],
+                  read_label: Callable[[PathLike], np.ndarray]
+                  ) -> Tuple[List[str], Optional[Tuple[int, int]]]:
+    """Fully decode an image and its label (``read_label(label_path)``; None: no label) and list
+    every problem, each message naming its file: undecodable files, label values outside the
+    classes, a label of another size. Returns ``(problems, (H, W) of the image or None)``."""
+    problems: List[str] = []
+    image = label = None
+    try:
+        image = read_image(image_path)
+    except FileFormatError as e:
+        problems.append(str(e))
+    if label_path is not None:
+        try:
+            label = read_label(label_path)
+        except FileFormatError as e:
+            problems.append(str(e))
+    if image is not None and label is not None:
+        try:
+            check_label_size(label.shape, image.shape, label_path, image_path)
+        except FileFormatError as e:
+            problems.append(str(e))
+    return problems, None if image is None else tuple(image.shape[:2])
 
 
 def check_label_size(label_shape: Sequence[int], image_shape: Sequence[int],

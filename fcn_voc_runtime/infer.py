@@ -34,8 +34,8 @@ from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import list_images, write_json
 from fcn_voc_core.imageio import (
     FileFormatError,
-    check_label_size,
     flat_palette,
+    pair_problems,
     read_image,
     read_label_png,
     write_label_png,
@@ -143,28 +143,19 @@ class FolderInference:
                 minimum size).
         """
         spec, problems = predictor.spec, []
+
+        def read_label(path):
+            return read_label_png(path, spec.num_classes, spec.ignore_index)
+
         for path, label_file in track(pairs, description='checking inputs'):
-            image = label = None
-            try:
-                image = read_image(path)
-            except FileFormatError as e:
-                problems.append(str(e))
-            if image is not None and min(image.shape[:2]) < spec.min_size:
-                problems.append(f'{path}: {image.shape[0]}x{image.shape[1]} is smaller than the '
+            if label_file is not None and not osp.isfile(label_file):
+                problems.append(f'{label_file}: no label for {path}')
+                label_file = None
+            found, size = pair_problems(path, label_file, read_label)
+            problems += found
+            if size is not None and min(size) < spec.min_size:
+                problems.append(f'{path}: {size[0]}x{size[1]} is smaller than the '
                                 f"network's minimum input {spec.min_size}")
-            if label_file is not None:
-                if not osp.isfile(label_file):
-                    problems.append(f'{label_file}: no label for {path}')
-                    continue
-                try:
-                    label = read_label_png(label_file, spec.num_classes, spec.ignore_index)
-                except FileFormatError as e:
-                    problems.append(str(e))
-            if image is not None and label is not None:
-                try:
-                    check_label_size(label.shape, image.shape, label_file, path)
-                except FileFormatError as e:
-                    problems.append(str(e))
         if problems:
             raise InputError(f'{len(problems)} problem(s) in the inputs; nothing was written:\n  '
                              + '\n  '.join(problems))

@@ -27,7 +27,7 @@ from mmseg.datasets import PascalVOCDataset
 
 from fcn_voc_core import imageio
 from fcn_voc_core.fileio import PathLike, atomic_output
-from fcn_voc_core.imageio import FileFormatError, check_label_size, read_image
+from fcn_voc_core.imageio import FileFormatError, pair_problems
 
 #: The 21 VOC class names (index = label value), from mmseg's ``PascalVOCDataset``.
 VOC_CLASSES = tuple(PascalVOCDataset.METAINFO['classes'])
@@ -172,19 +172,5 @@ def validate_sample(image_path: PathLike,
     classes or equal ``ignore_index``, and both have the same height and width. Each problem is a
     message starting with the offending file.
     """
-    problems: List[str] = []
-    image = label = None
-    try:
-        image = read_image(image_path)
-    except FileFormatError as e:
-        problems.append(str(e))
-    try:
-        label = read_label(label_path, num_classes, ignore_index)
-    except FileFormatError as e:
-        problems.append(str(e))
-    if image is not None and label is not None:
-        try:
-            check_label_size(label.shape, image.shape, label_path, image_path)
-        except FileFormatError as e:
-            problems.append(str(e))
-    return problems
+    return pair_problems(image_path, label_path,
+                         lambda path: read_label(path, num_classes, ignore_index))[0]

@@ -153,7 +153,8 @@ class OnnxExporter(Exporter):
         h, w = o.input_size or o.parity_size
         example = preprocess_image(model, random_image(h, w, o.seed))
         path = export_onnx(model, example, self.path('.onnx'), dynamic=dynamic)
-        shapes = io_shapes(onnx.load(path, load_external_data=False))
+        graph = onnx.load(path, load_external_data=False)  # read once for both checks
+        shapes = io_shapes(graph)
         session = onnxruntime_session(path)
 
         def run(x: np.ndarray) -> np.ndarray:
@@ -163,7 +164,7 @@ class OnnxExporter(Exporter):
                     OUTPUT_NAME: [1, spec.head.num_classes, *example.shape[-2:]]}
         check_io_shapes(path, shapes, expected, dynamic)
         self.log(f'wrote {path} ({"dynamic" if dynamic else f"{h}x{w}"}, opset {OPSET})')
-        violations = check_atc_compatibility(path, static=not dynamic)
+        violations = check_atc_compatibility(graph, static=not dynamic)
         for v in violations:
             self.log(f'ATC: {v}')
         fatal = [str(v) for v in violations if v.fatal]

@@ -70,6 +70,12 @@ class DeploySpec:
         return len(self.classes)
 
     @property
+    def dtype(self) -> str:
+        """The model's arithmetic: ``'int8'`` for a quantized model, else ``'float32'``."""
+        precision = self.raw.get('precision') or {}
+        return precision.get('dtype', 'float32') if isinstance(precision, dict) else 'float32'
+
+    @property
     def static_size(self) -> Optional[List[int]]:
         """``[H, W]`` of a static model, None for a dynamic one."""
         h, w = self.input_shape[2:]

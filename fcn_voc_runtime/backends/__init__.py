@@ -26,7 +26,8 @@ def load_model(spec: DeploySpec, backend: str = None, device_target: str = 'CPU'
     if backend not in BACKENDS:
         raise InputError(f'unknown backend {backend!r}; expected one of {BACKENDS}')
     if backend != spec.backend:
-        raise InputError(f'{spec.folder}: holds a {spec.backend} model ({spec.model_file}); '
+        kind = 'an int8' if spec.dtype == 'int8' else 'a'
+        raise InputError(f'{spec.folder}: holds {kind} {spec.backend} model ({spec.model_file}); '
                          f'--backend {backend} needs the folder converters/'
                          f'{"to_mindspore" if backend == "mindspore" else "to_onnx"}.py writes')
     if device_target not in DEVICE_TARGETS:

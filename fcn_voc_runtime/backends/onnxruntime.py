@@ -27,6 +27,12 @@ class OnnxRuntimeModel:
     def __init__(self, spec: DeploySpec, device_target: str = 'CPU', device_id: int = 0):
         import onnxruntime as ort
 
+        if spec.dtype == 'int8' and device_target != 'CPU':
+            raise InputError(
+                f"{spec.model_file}: an int8 QDQ model runs as int8 on onnxruntime's CPU provider "
+                f'only; on {device_target} it would run dequantized or in float16, not as '
+                'measured (for the Ascend NPU, quantize the float32 ONNX of this folder with '
+                'AMCT: amct_quant.cfg)')
         provider = PROVIDERS[device_target]
         if provider not in ort.get_available_providers():
             raise InputError(f'device target {device_target} needs onnxruntime\'s {provider}, '
@@ -42,6 +48,8 @@ class OnnxRuntimeModel:
         # CANN's graph engine builds force_fp16 when no precision mode is passed (none is)
         self.precision = {'CPU': 'float32', 'Ascend': 'force_fp16 (CANN default)'}.get(
             self.device, f'{self.device} default')
+        if spec.dtype == 'int8':
+            self.precision = 'int8 (QDQ: int8 weights, uint8 activations)'
         self.notes: List[str] = []
         self.input_name, self.output_name = spec.input_name, spec.output_name
 

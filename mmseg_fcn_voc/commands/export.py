@@ -17,7 +17,10 @@ def export_main(argv: Optional[Sequence[str]], prog: str, description: str, opti
     """
     parser = argparse.ArgumentParser(prog=prog, description=description)
     options_class.add_arguments(parser)
-    options = options_class.from_args(parser.parse_args(argv))
+    try:
+        options = options_class.from_args(parser.parse_args(argv))
+    except ValueError as e:  # options that exclude or need each other: a usage error
+        parser.error(str(e))
 
     def convert() -> int:
         runner = exporter()(options)

@@ -13,7 +13,9 @@
 4. with ``precision_images``, :meth:`~Exporter.check_precision`: the NPU's float16 emulated on
    those images (:mod:`.precision_plan`), ``precision.json`` and the backend's keep-float32 plan
    files (:meth:`~Exporter.write_precision_plan`);
-5. :meth:`~Exporter.write_deploy` (:mod:`.deploy_info`) and :meth:`~Exporter.write_report`, both
+5. :meth:`~Exporter.quantize`: a backend's lower-precision model, measured against the float32
+   one (ONNX ``--int8``: :mod:`.onnx.int8`); a model that misses its targets is not deployed;
+6. :meth:`~Exporter.write_deploy` (:mod:`.deploy_info`) and :meth:`~Exporter.write_report`, both
    atomically.
 
 Every step logs what it did. A backend subclass implements :meth:`Exporter.export` (and names its
@@ -42,6 +44,7 @@ from .options import ExportOptions
 from .parity import (
     ParityAccumulator,
     find_image_pairs,
+    load_image_set,
     load_pair,
     preprocess_image,
     random_image,
@@ -154,8 +157,8 @@ class Exporter:
     # the shared steps
     # ---------------------------------------------------------------------------------------------
     def run(self) -> Dict:
-        """prepare -> export -> check_parity [-> check_precision] -> write_deploy -> write_report;
-        returns the report
+        """prepare -> export -> check_parity [-> check_precision] [-> quantize] -> write_deploy ->
+        write_report; returns the report
         (``report['passed']`` is False when a parity check failed).
 
         Raises:
@@ -166,15 +169,18 @@ class Exporter:
         with self.timings('export'):
             exported = self.export(prepared.model, prepared.spec)
         checks = self.check_parity(prepared, exported)
-        precision = self.check_precision(prepared, exported) if self.options.precision_images \
-            else None
+        precision = None
+        if self.options.precision_images:
+            precision = self.check_precision(prepared, exported)
+            checks['precision_plan'] = {'passed': bool(precision['measured']['reached']),
+                                        **precision['measured']}
+        quantized = self.quantize(prepared, exported)
+        if quantized is not None:
+            precision, checks['int8'] = quantized
         checkpoint_sha256 = file_sha256(self.options.checkpoint)
         versions = self.versions()
         deploy_file = self.write_deploy(prepared, exported, checkpoint_sha256, versions,
                                         precision)
-        if precision is not None:
-            checks['precision_plan'] = {'passed': bool(precision['measured']['reached']),
-                                        **precision['measured']}
         return self.write_report(prepared, exported, checks, deploy_file, checkpoint_sha256,
                                  versions)
 
@@ -219,15 +225,11 @@ class Exporter:
         ``precision.json`` and the backend's plan files; returns deploy.json's ``precision``."""
         o, spec = self.options, prepared.spec
         pairs = find_image_pairs(o.precision_images, o.precision_labels, None)
-        inputs, labels = [], []
-        for image, label in pairs:
-            x, gt = load_pair(prepared.model, image, label, spec.head.num_classes)
-            inputs.append(x)
-            labels.append(gt)
+        images = load_image_set(prepared.model, pairs, spec.head.num_classes)
         with self.timings('precision'):
             report = precision_report(
-                prepared.model, inputs, labels if all(g is not None for g in labels) else None,
-                o.precision_threshold, spec.head.num_classes,
+                prepared.model, images.inputs, images.labels, o.precision_threshold,
+                spec.head.num_classes,
                 int(getattr(prepared.model.decode_head, 'ignore_index', 255)), self.log)
         plan = report['plan']
         plan['keep_dtype_nodes'] = []
@@ -246,6 +248,12 @@ class Exporter:
                              'argmax_agreement_worst': plan['argmax_agreement_worst'],
                              'threshold': plan['threshold'], 'reached': plan['reached']},
                 'files': {k: osp.basename(v) for k, v in files.items()}}
+
+    def quantize(self, prepared: Prepared, exported: Exported) -> Optional[Tuple[Dict, Dict]]:
+        """A lower-precision model when the options ask for one: point ``exported`` at it (or at
+        nothing, when it misses its targets) and return deploy.json's ``precision`` and the
+        report's check. The skeleton makes none (None)."""
+        return None
 
     def write_precision_plan(self, plan: Dict, exported: Exported) -> Dict[str, str]:
         """Write the plan in the backend's own configuration language (fill

@@ -20,6 +20,8 @@ from .parity import ParityThresholds
 
 Size = Tuple[int, int]
 DEFAULT_PARITY_SIZE = (512, 512)
+#: onnxruntime's calibration methods that ``--int8`` measures (:mod:`.onnx.int8`).
+CALIBRATION_METHODS = ('MinMax', 'Entropy', 'Percentile')
 _DEFAULT_THRESHOLDS = ParityThresholds()
 
 
@@ -154,8 +156,58 @@ class OnnxExportOptions(ExportOptions):
     atc_check: bool = argument('--no-atc-check', default=True, action='store_false',
                                help="export even if Ascend's ATC would refuse the graph (for "
                                'onnxruntime only)')
+    int8: bool = argument('--int8', default=False, action='store_true',
+                          help='also write a calibrated int8 ONNX (onnxruntime QDQ) and deploy it '
+                          '(needs --dynamic and --calibration-images)')
+    calibration_images: Optional[str] = argument(
+        '--calibration-images', help='images whose activations calibrate the int8 model; the '
+        'accuracy targets must hold on them')
+    calibration_labels: Optional[str] = argument(
+        '--calibration-labels', help='their label PNGs (adds the mean IU target; default: a VOC '
+        'JPEGImages folder uses its sibling SegmentationClass)')
+    calibration_method: str = argument(
+        '--calibration-method', default='auto', choices=('auto', ) + CALIBRATION_METHODS,
+        help='auto (default) measures every method and keeps the most accurate')
+    check_images: Optional[str] = argument(
+        '--check-images', help='held-out images (not used for calibration) on which the int8 '
+        'model must also reach the targets, or the export fails')
+    check_labels: Optional[str] = argument('--check-labels', help='their label PNGs')
+    int8_min_agreement_mean: float = argument(
+        '--int8-min-agreement-mean', default=0.995, type=float,
+        help='int8 target: mean argmax agreement with float32 (default %(default)g)')
+    int8_min_agreement_worst: float = argument(
+        '--int8-min-agreement-worst', default=0.99, type=float,
+        help='int8 target: worst image\'s argmax agreement with float32 (default %(default)g)')
+    int8_max_miou_drop: float = argument(
+        '--int8-max-miou-drop', default=0.5, type=float,
+        help='int8 target with labels: mean IU points below float32 (default %(default)g)')
 
     def __post_init__(self):
         super().__post_init__()
         if self.dynamic_shape and self.input_size is not None:
             raise ValueError('a static input_size and dynamic_shape exclude each other')
+        int8_only = [flag for flag, value in (
+            ('--calibration-images', self.calibration_images),
+            ('--calibration-labels', self.calibration_labels),
+            ('--check-images', self.check_images), ('--check-labels', self.check_labels))
+            if value is not None]
+        if not self.int8 and int8_only:
+            raise ValueError(f'{", ".join(int8_only)} only go with --int8')
+        if self.int8:
+            if self.calibration_images is None:
+                raise ValueError('--int8 needs --calibration-images')
+            if not self.dynamic:
+                raise ValueError('--int8 quantizes the dynamic export (--dynamic): the images '
+                                 'calibrate at their own sizes (static int8 models for the NPU '
+                                 'come from AMCT, see the README)')
+            if self.precision_images is not None:
+                raise ValueError('--int8 and --precision-images exclude each other (the float16 '
+                                 'report is for the float model on the NPU)')
+            if self.check_labels is not None and self.check_images is None:
+                raise ValueError('--check-labels needs --check-images')
+
+    @property
+    def int8_targets(self):
+        from .onnx.int8 import Int8Targets
+        return Int8Targets(self.int8_min_agreement_mean, self.int8_min_agreement_worst,
+                           self.int8_max_miou_drop)

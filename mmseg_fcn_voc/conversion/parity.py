@@ -17,7 +17,7 @@ preprocessor prepares them for testing.
 """
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -182,6 +182,42 @@ def load_pair(model: nn.Module, image: str, label: Optional[str],
     if gt is not None:
         check_label_size(gt.shape, rgb.shape, label, image)
     return inputs, gt
+
+
+@dataclass
+class ImageSet:
+    """Real images prepared for a check.
+
+    Attributes:
+        names: their file names.
+        inputs: (1, 3, H', W') tensors, as the model's data preprocessor makes them (H' >= H and
+            W' >= W: padded at the bottom and right).
+        sizes: each image's own (H, W).
+        labels: (H, W) label arrays, or None when the images are unlabelled.
+    """
+    names: List[str]
+    inputs: List[torch.Tensor]
+    sizes: List[Tuple[int, int]]
+    labels: Optional[List[np.ndarray]] = None
+
+
+def load_image_set(model: nn.Module, pairs: Sequence[Tuple[str, Optional[str]]],
+                   num_classes: int) -> ImageSet:
+    """:func:`load_pair` of every ``(image, label)`` of :func:`find_image_pairs`; labels only when
+    every image has one."""
+    names, inputs, sizes, labels = [], [], [], []
+    for image, label in pairs:
+        x, gt = load_pair(model, image, label, num_classes)
+        names.append(osp.basename(image))
+        inputs.append(x)
+        sizes.append(tuple(gt.shape) if gt is not None else _image_size(image))
+        labels.append(gt)
+    return ImageSet(names, inputs, sizes,
+                    labels if labels and all(g is not None for g in labels) else None)
+
+
+def _image_size(path: str) -> Tuple[int, int]:
+    return tuple(read_image(path).shape[:2])
 
 
 def random_image(height: int, width: int, seed: int) -> np.ndarray:

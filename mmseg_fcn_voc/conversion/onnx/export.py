@@ -12,25 +12,30 @@ Ascend's ATC reads:
 * dynamic (``dynamic=True``): height and width are graph inputs' symbolic dimensions ``height`` and
   ``width``; the crops follow the input's shape. For onnxruntime (also CANN's execution provider).
 """
+import dataclasses
 import os
 import os.path as osp
+import shutil
+import tempfile
 import warnings
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import onnx
 import onnxruntime
 import torch
 
-from fcn_voc_core.fileio import atomic_output
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.fileio import atomic_output, file_sha256, write_json
 
-from ..exporter import Converted, ExportCheckError, Exported, Exporter
+from ..exporter import PRECISION_FILE, Converted, ExportCheckError, Exported, Exporter, Prepared
 from ..model_io import FCNInferenceWrapper
-from ..options import OnnxExportOptions
-from ..parity import preprocess_image, random_image
+from ..options import CALIBRATION_METHODS, OnnxExportOptions
+from ..parity import find_image_pairs, load_image_set, preprocess_image, random_image
 from ..precision_plan import onnx_node_names
 from ..spec import FCNSpec
 from .atc_check import check_atc_compatibility
+from .int8 import INT8_OPSET, Int8Quantizer, describe_figures, prepare_float_model
 
 OPSET = 11
 INPUT_NAME = 'input'
@@ -177,3 +182,116 @@ class OnnxExporter(Exporter):
                                'violations': [str(v) for v in violations]}}
         shape = [1, 3, *(o.input_size or (None, None))]
         return Exported(path, shape, [Converted('onnxruntime', run, o.input_size)], {}, facts)
+
+    # ---------------------------------------------------------------------------------------------
+    # --int8
+    # ---------------------------------------------------------------------------------------------
+    def quantize(self, prepared: Prepared, exported: Exported) -> Optional[Tuple[Dict, Dict]]:
+        """With ``int8``: ``<name>_int8.onnx`` planned on the calibration images and checked on the
+        held-out ones (:mod:`.int8`), its ranges (``<name>_int8_calibration.json``), AMCT's
+        configuration (``amct_quant.cfg``) and ``precision.json``. The int8 model is what
+        ``deploy.json`` names, the float32 one stays beside it; a model that misses a target is
+        not deployed (no ``deploy.json``) and fails the report."""
+        o, spec = self.options, prepared.spec
+        if not o.int8:
+            return None
+        num_classes = spec.head.num_classes
+        ignore_index = int(getattr(prepared.model.decode_head, 'ignore_index', 255))
+        calibration_pairs = find_image_pairs(o.calibration_images, o.calibration_labels, None)
+        check_pairs = (find_image_pairs(o.check_images, o.check_labels, None)
+                       if o.check_images else [])
+        overlap = sorted({osp.realpath(i) for i, _ in calibration_pairs}
+                         & {osp.realpath(i) for i, _ in check_pairs})
+        if overlap:
+            raise InputError(f'{o.check_images}: {len(overlap)} held-out image(s) are also '
+                             f'calibration images ({overlap[:3]}); held out means not used')
+        calibration = load_image_set(prepared.model, calibration_pairs, num_classes)
+        held_out = load_image_set(prepared.model, check_pairs, num_classes) if check_pairs \
+            else None
+        int8_path = self.path('_int8.onnx')
+        methods = CALIBRATION_METHODS if o.calibration_method == 'auto' \
+            else (o.calibration_method, )
+        work = tempfile.mkdtemp(prefix='.int8-', dir=o.out_dir)
+        try:
+            with self.timings('int8_plan'):
+                float_graph = prepare_float_model(exported.model_file,
+                                                  osp.join(work, 'float32.onnx'))
+                quantizer = Int8Quantizer(float_graph, work, INPUT_NAME, num_classes,
+                                          ignore_index, o.int8_targets, self.log)
+                plan = quantizer.plan(calibration, int8_path, methods)
+            ranges = self.path('_int8_calibration.json')
+            shutil.copyfile(quantizer.calibrate(plan['method'], calibration), ranges)
+            with self.timings('int8_check'):
+                held = quantizer.evaluate(int8_path, held_out, 'held-out') if held_out else None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        misses = list(plan['misses'])
+        if held is not None:
+            self.log(f'int8 on {len(check_pairs)} held-out image(s): {describe_figures(held)}')
+            misses += [f'held out: {m}' for m in o.int8_targets.misses(held)]
+        float_nodes = self.float_layers(exported.model_file, plan['float_nodes'])
+        amct = self.write_amct_config(float_nodes, len(calibration_pairs))
+        report = {
+            'int8': {'method': plan['method'], 'methods': plan['methods'],
+                     'float_nodes': float_nodes, 'sensitivity': plan['sensitivity'],
+                     'calibration': plan['calibration'], 'held_out': held,
+                     'targets': dataclasses.asdict(o.int8_targets),
+                     'misses': misses, 'reached': not misses}}
+        path = write_json(osp.join(o.out_dir, PRECISION_FILE), report)
+        exported.facts['precision'] = path
+        check = {'passed': not misses, 'model_file': int8_path, 'method': plan['method'],
+                 'float_nodes': float_nodes, 'calibration': plan['calibration'],
+                 'held_out': held, 'misses': misses}
+        if misses:
+            self.log(f'int8 REFUSED (not deployed): {"; ".join(misses)}')
+            exported.model_file = None
+            return None, check
+        self.log(f'int8 {int8_path}: {plan["method"]} calibration, {len(float_nodes)} layer(s) in '
+                 f'float32 {float_nodes}')
+        float_model = exported.model_file
+        exported.model_file = int8_path
+        exported.other_files['float32_model'] = float_model
+        exported.other_files['int8_calibration'] = ranges
+        exported.other_files['amct_config'] = amct
+        import onnxruntime
+        precision = {
+            'dtype': 'int8', 'format': 'QDQ', 'opset': INT8_OPSET,
+            'quantizer': f'onnxruntime {onnxruntime.__version__} quantize_static',
+            'weights': 'int8, symmetric, per output channel, 7-bit range (reduce_range)',
+            'activations': 'uint8, asymmetric, per tensor',
+            'calibration': {
+                'method': plan['method'], 'methods_measured': list(plan['methods']),
+                'folder': osp.abspath(o.calibration_images),
+                'images': calibration.names,
+                'sha256': [file_sha256(i) for i, _ in calibration_pairs]},
+            'float_layers': float_nodes,
+            'float32_model': osp.basename(float_model),
+            'measured': {'calibration': plan['calibration'], 'held_out': held,
+                         'targets': report['int8']['targets']},
+        }
+        return precision, check
+
+    def float_layers(self, float_onnx: str, nodes: List[str]) -> List[str]:
+        """``nodes`` (of the pre-processed graph) as node names of the deployed float32 ONNX (ATC's
+        and AMCT's input); refuses a name that graph lacks."""
+        names = {n.name for n in onnx.load(float_onnx, load_external_data=False).graph.node}
+        missing = [n for n in nodes if n not in names]
+        if missing:
+            raise ExportCheckError(f'{float_onnx}: the int8 plan keeps {missing} in float32, '
+                                   'but the exported graph has no such node')
+        return list(nodes)
+
+    def write_amct_config(self, float_nodes: List[str], num_images: int) -> str:
+        """``amct_quant.cfg``: AMCT's simplified post-training quantization configuration
+        (``calibration_config_onnx.proto``) with the measured float32 layers skipped and the
+        calibration images as batches of one."""
+        path = osp.join(self.options.out_dir, 'amct_quant.cfg')
+        with atomic_output(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
+            f.write('# AMCT (ONNX) post-training quantization of this folder\'s float32 ONNX, with\n'
+                    '# the layers the onnxruntime int8 plan measured as sensitive kept in float32\n'
+                    '# (precision.json). Calibrate on the same images (deploy.json: precision.\n'
+                    '# calibration), preprocessed as deploy.json says, one image per batch.\n'
+                    f'batch_num: {num_images}\n'
+                    'activation_offset: true\n'
+                    + ''.join(f'skip_layers: "{n}"\n' for n in float_nodes))
+        return path

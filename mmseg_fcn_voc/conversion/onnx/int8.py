@@ -1,0 +1,286 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""float32 ONNX -> calibrated int8 ONNX (QDQ) with onnxruntime's static quantizer, the calibration
+method and the layers kept in float32 chosen by measurement (``converters/to_onnx.py --int8``).
+
+The quantized graph: weights int8, symmetric, per output channel (``DequantizeLinear``'s ``axis``
+needs opset 13, so the float32 export, opset 11 for ATC and AMCT, is converted to
+:data:`INT8_OPSET` first); activations uint8, asymmetric, per tensor, their ranges calibrated on
+the calibration images. ``reduce_range`` (7-bit weights) is on: x86 CPUs without VNNI multiply
+uint8 x int8 pairs into saturating 16-bit sums, which 7-bit weights cannot overflow, so the same
+file is exact to its calibration on every x86 host.
+
+How the plan is measured (:meth:`Int8Quantizer.plan`), on the calibration images preprocessed as for
+testing, against the float32 ONNX's class maps (top-left H x W of each image):
+
+1. each calibration method (:data:`CALIBRATION_METHODS`; ranges computed once per method, one image
+   at a time, and cached) quantizes every layer; the method with the best worst-image argmax
+   agreement (then mean) is chosen;
+2. if the chosen one misses :class:`Int8Targets`, each candidate layer (every convolution,
+   transposed convolution, matrix product and addition: the skips add score maps) is kept in
+   float32 alone and the agreement measured; the shortest list of the most sensitive layers whose
+   float32 meets the targets is found by bisection and measured (every candidate, when even that
+   misses: the model is then refused).
+
+Figures: ``argmax_agreement_mean`` / ``_worst`` (fraction of pixels with float32's class, mean over
+images and worst image), ``mIoU`` and ``mIoU_float32`` (the paper's mean IU, percent) with labels.
+"""
+import os
+import os.path as osp
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import onnx
+
+from fcn_voc_core.fileio import atomic_output
+from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
+from fcn_voc_core.progress import track
+
+from ..options import CALIBRATION_METHODS
+from ..parity import ImageSet
+
+#: The opset of the int8 graph (per-channel ``DequantizeLinear``).
+INT8_OPSET = 13
+#: The operator types whose nodes are candidates for float32.
+CANDIDATE_OPS = ('Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Add')
+
+
+@dataclass(frozen=True)
+class Int8Targets:
+    """What an int8 model must reach against float32: argmax agreement (mean over images, worst
+    image), and mean IU no more than ``max_miou_drop`` points below float32's (with labels)."""
+    min_agreement_mean: float = 0.995
+    min_agreement_worst: float = 0.99
+    max_miou_drop: float = 0.5
+
+    def misses(self, figures: Dict) -> List[str]:
+        """Each target ``figures`` (a :func:`measure` result) misses, in words; [] when all hold."""
+        out = []
+        if figures['argmax_agreement_mean'] < self.min_agreement_mean:
+            out.append(f'mean agreement {100 * figures["argmax_agreement_mean"]:.3f}% < '
+                       f'{100 * self.min_agreement_mean:.2f}%')
+        if figures['argmax_agreement_worst'] < self.min_agreement_worst:
+            out.append(f'worst image {figures["worst_image"]} '
+                       f'{100 * figures["argmax_agreement_worst"]:.3f}% < '
+                       f'{100 * self.min_agreement_worst:.2f}%')
+        if figures.get('mIoU') is not None:
+            drop = figures['mIoU_float32'] - figures['mIoU']
+            if drop > self.max_miou_drop:
+                out.append(f'mean IU {figures["mIoU"]:.2f} is {drop:.2f} points below float32\'s '
+                           f'{figures["mIoU_float32"]:.2f} (at most {self.max_miou_drop:g})')
+        return out
+
+
+def class_maps(run: Callable[[np.ndarray], np.ndarray], images: ImageSet,
+               description: str = '') -> List[np.ndarray]:
+    """``run``'s (H, W) class map of every image (the top-left of its padded input)."""
+    out = []
+    for x, (h, w) in track(list(zip(images.inputs, images.sizes)), description=description):
+        out.append(run(x.numpy())[0, :, :h, :w].argmax(0))
+    return out
+
+
+def measure(preds: Sequence[np.ndarray], reference: Sequence[np.ndarray], images: ImageSet,
+            num_classes: int, ignore_index: int = 255) -> Dict:
+    """Agreement of the class maps ``preds`` with the float32 ones (``reference``) over
+    ``images`` and, with labels, both mean IUs."""
+    agreement = [float((p == r).mean()) for p, r in zip(preds, reference)]
+    worst = int(np.argmin(agreement))
+    figures = {'images': len(preds), 'argmax_agreement_mean': float(np.mean(agreement)),
+               'argmax_agreement_worst': agreement[worst], 'worst_image': images.names[worst],
+               'mIoU': None, 'mIoU_float32': None}
+    if images.labels is not None:
+        def miou(maps):
+            hist = sum(confusion_matrix(gt, p, num_classes, ignore_index)
+                       for gt, p in zip(images.labels, maps))
+            return 100.0 * scores_from_confusion(hist).mean_iou
+        figures['mIoU'], figures['mIoU_float32'] = miou(preds), miou(reference)
+    return figures
+
+
+def describe_figures(figures: Dict) -> str:
+    text = (f'agreement with float32 mean {100 * figures["argmax_agreement_mean"]:.3f}%, worst '
+            f'{100 * figures["argmax_agreement_worst"]:.3f}% ({figures["worst_image"]})')
+    if figures.get('mIoU') is not None:
+        text += f', mean IU {figures["mIoU"]:.2f} (float32 {figures["mIoU_float32"]:.2f})'
+    return text
+
+
+def prepare_float_model(src: str, dst: str, opset: int = INT8_OPSET) -> str:
+    """The float32 graph to quantize: ``src`` converted to ``opset`` by ONNX's version converter,
+    then onnxruntime's quantization pre-processing (ONNX shape inference, graph optimisation such as
+    folding batch norms into convolutions); at ``dst``."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    model = onnx.version_converter.convert_version(onnx.load(src), opset)
+    onnx.checker.check_model(model)
+    with atomic_output(dst, suffix='.onnx') as tmp:
+        # symbolic shape inference cannot follow the crops (Slice by the input shape): ONNX's own
+        quant_pre_process(model, tmp, skip_symbolic_shape=True)
+    return dst
+
+
+def candidate_nodes(onnx_path: str) -> List[str]:
+    """The names of the graph's nodes that may be kept in float32 (:data:`CANDIDATE_OPS`)."""
+    graph = onnx.load(onnx_path, load_external_data=False).graph
+    return [n.name for n in graph.node if n.op_type in CANDIDATE_OPS]
+
+
+class _OneInput:
+    """A calibration data reader of one input (onnxruntime's ``CalibrationDataReader`` API)."""
+
+    def __init__(self, name: str, x: np.ndarray):
+        self.items = [{name: np.ascontiguousarray(x, np.float32)}]
+
+    def get_next(self):
+        return self.items.pop() if self.items else None
+
+
+class Int8Quantizer:
+    """Calibrate and quantize one float32 ONNX, and measure the results.
+
+    Args:
+        float_onnx: the float32 graph at :data:`INT8_OPSET`.
+        work_dir: where the calibration caches and the measured candidates go.
+        input_name: the graph's input.
+        num_classes, ignore_index: for the mean IUs.
+        targets: :class:`Int8Targets`.
+        log: progress lines.
+    """
+
+    def __init__(self, float_onnx: str, work_dir: str, input_name: str, num_classes: int,
+                 ignore_index: int = 255, targets: Int8Targets = Int8Targets(),
+                 log: Callable[[str], None] = print):
+        self.float_onnx, self.work_dir, self.input_name = float_onnx, work_dir, input_name
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        self.targets, self.log = targets, log
+        os.makedirs(work_dir, exist_ok=True)
+        self._caches: Dict[str, str] = {}
+        self._references: List[Tuple[ImageSet, List[np.ndarray]]] = []
+
+    def session(self, path: str):
+        import onnxruntime as ort
+        return ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+
+    def runner(self, path: str) -> Callable[[np.ndarray], np.ndarray]:
+        session = self.session(path)
+        name = session.get_outputs()[0].name
+        return lambda x: session.run([name], {self.input_name: np.ascontiguousarray(
+            x, np.float32)})[0]
+
+    def calibrate(self, method: str, images: ImageSet) -> str:
+        """The activation ranges of ``method`` over ``images``, computed one image at a time (the
+        histogram methods hold every intermediate tensor of a batch) and cached as onnxruntime's
+        calibration JSON; returns the cache's path."""
+        from onnxruntime.quantization.calibrate import (
+            CalibrationMethod,
+            create_calibrator,
+            save_tensors_data,
+        )
+        if method in self._caches:
+            return self._caches[method]
+        cache = osp.join(self.work_dir, f'calibration_{method}.json')
+        augmented = osp.join(self.work_dir, f'augmented_{method}.onnx')
+        calibrator = create_calibrator(self.float_onnx, None, augmented_model_path=augmented,
+                                       calibrate_method=getattr(CalibrationMethod, method))
+        for x in track(images.inputs, description=f'calibrating ({method})'):
+            calibrator.collect_data(_OneInput(self.input_name, x.numpy()))
+        save_tensors_data(calibrator.compute_data(), cache)
+        del calibrator
+        for leftover in (augmented, augmented + '.data'):
+            if osp.exists(leftover):
+                os.remove(leftover)
+        self._caches[method] = cache
+        return cache
+
+    def quantize(self, method: str, images: ImageSet, out_path: str,
+                 float_nodes: Sequence[str] = ()) -> str:
+        """The int8 graph of ``method``'s calibration with ``float_nodes`` left in float32."""
+        from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+        cache = self.calibrate(method, images)
+        with atomic_output(out_path, suffix='.onnx') as tmp:
+            quantize_static(self.float_onnx, tmp, None, quant_format=QuantFormat.QDQ,
+                            per_channel=True, reduce_range=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                            nodes_to_exclude=list(float_nodes),
+                            calibrate_method=_method(method), calibration_cache_path=cache)
+        return out_path
+
+    def reference(self, images: ImageSet) -> List[np.ndarray]:
+        """The float32 graph's class maps of ``images`` (computed once per set)."""
+        for known, maps in self._references:
+            if known is images:
+                return maps
+        maps = class_maps(self.runner(self.float_onnx), images, 'float32')
+        self._references.append((images, maps))
+        return maps
+
+    def evaluate(self, path: str, images: ImageSet, description: str = 'int8') -> Dict:
+        """:func:`measure` of the int8 graph at ``path`` on ``images``."""
+        return measure(class_maps(self.runner(path), images, description),
+                       self.reference(images), images, self.num_classes, self.ignore_index)
+
+    def plan(self, images: ImageSet, out_path: str, methods: Sequence[str] = CALIBRATION_METHODS,
+             candidates: Optional[Sequence[str]] = None) -> Dict:
+        """Measure the methods and the float32 layers (see the module) and leave the chosen int8
+        graph at ``out_path``; returns ``{'method', 'methods': {method: figures},
+        'float_nodes', 'sensitivity': {node: figures}, 'calibration': figures, 'reached'}``."""
+        trial = osp.join(self.work_dir, 'trial_int8.onnx')
+        measured = {}
+        for method in methods:
+            self.quantize(method, images, trial)
+            measured[method] = self.evaluate(trial, images, f'int8 ({method})')
+            self.log(f'int8, {method} calibration, every layer: '
+                     f'{describe_figures(measured[method])}')
+        best = max(measured, key=lambda m: (measured[m]['argmax_agreement_worst'],
+                                            measured[m]['argmax_agreement_mean']))
+        figures, float_nodes, sensitivity = measured[best], [], {}
+        if self.targets.misses(figures):
+            candidates = candidate_nodes(self.float_onnx) if candidates is None else candidates
+            for node in candidates:
+                self.quantize(best, images, trial, [node])
+                sensitivity[node] = self.evaluate(trial, images, f'int8, {node} float32')
+                self.log(f'  {node} in float32: {describe_figures(sensitivity[node])}')
+            order = sorted(sensitivity, key=lambda n: (-sensitivity[n]['argmax_agreement_worst'],
+                                                       -sensitivity[n]['argmax_agreement_mean']))
+            float_nodes, figures = self._shortest_prefix(best, images, order, trial)
+        os.replace(trial, out_path)
+        misses = self.targets.misses(figures)
+        return {'method': best, 'methods': measured, 'float_nodes': float_nodes,
+                'sensitivity': sensitivity, 'calibration': figures, 'reached': not misses,
+                'misses': misses}
+
+
+    def _shortest_prefix(self, method: str, images: ImageSet, order: List[str],
+                         trial: str) -> Tuple[List[str], Dict]:
+        """The shortest prefix of ``order`` (most sensitive first) that, kept in float32, meets the
+        targets, found by bisection (more float32 layers agree more) and measured; all of
+        ``order`` when even that misses. Leaves its graph at ``trial``."""
+        last = []
+
+        def attempt(k: int) -> Dict:
+            last[:] = [k]
+            self.quantize(method, images, trial, order[:k])
+            figures = self.evaluate(trial, images, f'int8, {k} layer(s) float32')
+            self.log(f'int8 with {k} layer(s) in float32 {order[:k]}: '
+                     f'{describe_figures(figures)}')
+            return figures
+
+        tried = {len(order): attempt(len(order))}
+        if self.targets.misses(tried[len(order)]):
+            return list(order), tried[len(order)]
+        low, high = 0, len(order)  # prefix `low` misses (measured above), `high` meets them
+        while high - low > 1:
+            mid = (low + high) // 2
+            tried[mid] = attempt(mid)
+            if self.targets.misses(tried[mid]):
+                low = mid
+            else:
+                high = mid
+        if last != [high]:  # the graph left at `trial` is the one returned
+            tried[high] = attempt(high)
+        return list(order[:high]), tried[high]
+
+
+def _method(name: str):
+    from onnxruntime.quantization import CalibrationMethod
+    return getattr(CalibrationMethod, name)

@@ -22,11 +22,16 @@ file; :func:`load_deploy_dir` reads and checks it on the host. Keys (``version``
     ignore_index           label value not scored (VOC's void border, 255)
     source                 config (path), config_text, checkpoint (path), checkpoint_sha256
     versions               library versions of the conversion
+    precision              what the model computes in (``dtype`` "int8" for a quantized model)
+                           and what was measured
+    gears (optional)       [{size: [H, W], file, sha256}]: static models, smallest first (the
+                           model entry is the largest); each image runs on the smallest that holds
+                           it (:mod:`fcn_voc_runtime.gears`), measured: agreement with native size
 """
 import json
 import os.path as osp
-from dataclasses import dataclass
-from typing import Dict, List, Optional
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Tuple
 
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import file_sha256
@@ -64,6 +69,8 @@ class DeploySpec:
     palette: List[List[int]]
     ignore_index: int
     raw: dict
+    #: ``[((H, W), model file)]`` of a geared folder, smallest first; [] otherwise
+    gears: List[Tuple[Tuple[int, int], str]] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
@@ -77,7 +84,9 @@ class DeploySpec:
 
     @property
     def static_size(self) -> Optional[List[int]]:
-        """``[H, W]`` of a static model, None for a dynamic one."""
+        """``[H, W]`` of a static model, None for a dynamic one or gears (each its own size)."""
+        if self.gears:
+            return None
         h, w = self.input_shape[2:]
         return None if h is None or w is None else [h, w]
 
@@ -143,12 +152,29 @@ def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
           f'{len(spec.palette)} palette colours for {len(spec.classes)} classes')
     _need(osp.isfile(model_file), path, f'names model file {model["file"]!r}, which is missing '
           f'from {folder}: the deploy folder is incomplete')
-    if verify_hash and model.get('sha256'):
-        actual = file_sha256(model_file)
-        _need(actual == model['sha256'], path,
-              f'does not match the model file {model_file}: it records sha256 '
-              f'{model["sha256"][:16]}..., the file hashes to {actual[:16]}... (replaced or '
-              'modified after conversion; convert again)')
+    entries = [model]
+    gears = raw.get('gears') or []
+    try:
+        parsed = [((int(g['size'][0]), int(g['size'][1])), osp.join(folder, g['file']))
+                  for g in gears]
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise DeployError(f'{path}: malformed gears entry: {type(e).__name__}: {e}') from e
+    for (size, gear_file), entry in zip(parsed, gears):
+        _need(osp.isfile(gear_file), path, f'names gear {size[0]}x{size[1]} file '
+              f'{entry["file"]!r}, which is missing from {folder}')
+        entries.append(entry)
+    if verify_hash:
+        for entry in entries:
+            if not entry.get('sha256'):
+                continue
+            file = osp.join(folder, entry['file'])
+            actual = file_sha256(file)
+            _need(actual == entry['sha256'], path,
+                  f'does not match the model file {file}: it records sha256 '
+                  f'{entry["sha256"][:16]}..., the file hashes to {actual[:16]}... (replaced or '
+                  'modified after conversion; convert again)')
+    if parsed:
+        spec = replace(spec, gears=sorted(parsed, key=lambda g: (g[0][0] * g[0][1], g[0])))
     return spec
 
 

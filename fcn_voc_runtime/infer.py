@@ -44,7 +44,9 @@ from fcn_voc_core.metrics import class_table, confusion_matrix, scores_from_conf
 from fcn_voc_core.progress import track
 from fcn_voc_core.visualize import overlay_image, save_rgb
 
+from .gears import pick_gear
 from .predictor import Predictor
+from .preprocess import input_sizes
 
 METRICS_FILE = 'metrics.json'
 RUN_FILE = 'run.json'
@@ -103,6 +105,20 @@ class InferenceOptions:
     opacity: float = 0.6
 
 
+def fit_problems(path: str, size: Tuple[int, int], spec) -> List[str]:
+    """Why a ``size`` (H, W) image cannot run on a static model or on any gear ([] if it can)."""
+    (h, w), (padded_h, padded_w) = input_sizes(*size, spec)
+    if spec.gears:
+        if pick_gear([g for g, _ in spec.gears], padded_h, padded_w) is None:
+            gears = ', '.join(f'{a}x{b}' for (a, b), _ in spec.gears)
+            return [f'{path}: {size[0]}x{size[1]} (network input {padded_h}x{padded_w}) is '
+                    f'larger than every gear of the model ({gears})']
+    elif padded_h < h or padded_w < w:
+        return [f'{path}: {size[0]}x{size[1]} does not fit the static model input '
+                f'{padded_h}x{padded_w}']
+    return []
+
+
 class FolderInference:
     """Predict (and score) a folder with a deployed model; :meth:`run` runs the steps in order."""
 
@@ -156,6 +172,8 @@ class FolderInference:
             if size is not None and min(size) < spec.min_size:
                 problems.append(f'{path}: {size[0]}x{size[1]} is smaller than the '
                                 f"network's minimum input {spec.min_size}")
+            elif size is not None:
+                problems += fit_problems(path, size, spec)
         if problems:
             raise InputError(f'{len(problems)} problem(s) in the inputs; nothing was written:\n  '
                              + '\n  '.join(problems))

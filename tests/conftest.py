@@ -117,6 +117,35 @@ def fcn_config_file(tmp_path_factory):
     return _make
 
 
+#: fc6/fc7 width of the narrow FCNs of :func:`narrow_fcn_config`.
+NARROW_FC = 64
+
+
+@pytest.fixture(scope='session')
+def narrow_fcn_config(fcn_config_file):
+    """``narrow_fcn_config('configs/x.py')`` -> a config that inherits that one with fc6 and fc7
+    :data:`NARROW_FC` channels wide instead of 4096 (the head's ``in_channels`` follow).
+
+    Every component, geometry, crop and skip stays; what goes is fc6's 103M parameters: the
+    checkpoints, converted models and training states of end-to-end tests shrink from 0.5-1.6 GB
+    to tens of MB. The full-width networks are run by the demo, the converters' own tests and
+    the benchmarks."""
+    from mmengine.config import Config
+
+    def _make(config):
+        model = Config.fromfile(osp.join(REPO_ROOT, config)).model
+        in_channels = model.decode_head.in_channels
+        wide = model.backbone.get('fc_channels', 4096)
+        if isinstance(in_channels, int):
+            in_channels = NARROW_FC if in_channels == wide else in_channels
+        else:
+            in_channels = [NARROW_FC if c == wide else c for c in in_channels]
+        return fcn_config_file(config, backbone=dict(fc_channels=NARROW_FC),
+                               decode_head=dict(in_channels=in_channels))
+
+    return _make
+
+
 @pytest.fixture(scope='session')
 def randomize_fcn():
     """``randomize_fcn(model, seed=0)``: give every tensor of an FCN model random, non-trivial

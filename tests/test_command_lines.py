@@ -32,6 +32,7 @@ COMMANDS = {
     'tools/analysis_tools/benchmark_convert.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_deploy.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_forward.py': 'test_benchmarks_at_tiny_sizes',
+    'tools/analysis_tools/benchmark_int8.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_metric.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_train.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/model_summary.py': 'test_model_summary',
@@ -49,6 +50,23 @@ def run(args, timeout=900, **kwargs):
                           text=True, timeout=timeout, **kwargs)
 
 
+def run_parallel(commands, width=3, timeout=900):
+    """``{key: CompletedProcess}`` of ``{key: args}``, ``width`` at a time (each start imports
+    torch and mmseg: on 2 cores the imports and file writes of one overlap another's compute)."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    env.pop('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', None)
+    pending, done = list(commands.items()), {}
+    while pending:
+        batch, pending = pending[:width], pending[width:]
+        procs = {key: subprocess.Popen([str(a) for a in args], cwd=REPO, env=env,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for key, args in batch}
+        for key, proc in procs.items():
+            out, err = proc.communicate(timeout=timeout)
+            done[key] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return done
+
+
 def test_every_command_line_is_run_by_a_test():
     found = {osp.relpath(p, REPO) for p in glob.glob(osp.join(REPO, 'converters', '*.py'))
              + glob.glob(osp.join(REPO, 'tools', '**', '*.py'), recursive=True)
@@ -57,20 +75,12 @@ def test_every_command_line_is_run_by_a_test():
 
 
 def test_usage_errors_exit_2():
-    """argparse's usage error, status 2, for every Python command line (run 4 at a time: each
-    start imports torch and mmseg)."""
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    pending, results = list(PYTHON_COMMANDS), {}
-    while pending:
-        batch, pending = pending[:4], pending[4:]
-        procs = {c: subprocess.Popen([sys.executable, c, '--no-such-option'], cwd=REPO, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for c in batch}
-        for command, proc in procs.items():
-            _, err = proc.communicate(timeout=600)
-            results[command] = (proc.returncode, err)
-    for command, (code, err) in results.items():
-        assert code == 2, f'{command}: {code}\n{err[-2000:]}'
+    """argparse's usage error, status 2, for every Python command line (4 at a time)."""
+    results = run_parallel({c: [sys.executable, c, '--no-such-option'] for c in PYTHON_COMMANDS},
+                           width=4, timeout=600)
+    for command, proc in results.items():
+        err = proc.stderr
+        assert proc.returncode == 2, f'{command}: {proc.returncode}\n{err[-2000:]}'
         assert 'usage:' in err and 'error:' in err, command  # argparse's own report
         assert 'Traceback' not in err, command
 
@@ -90,15 +100,20 @@ def test_importers_as_commands(tmp_path):
     truncated = tmp_path / 'weights.pth'
     torch.save({'conv1_1.weight': torch.zeros(64, 3, 3, 3)}, truncated)
     truncated.write_bytes(truncated.read_bytes()[:100])
+    commands = {}
     for command, config in (('converters/from_torchfcn.py', 'configs/fcn8s_vgg16_voc.py'),
                             ('converters/from_mindspore.py', 'configs/fcn8s_vgg16bn_voc.py')):
-        proc = run([sys.executable, command, truncated, tmp_path / 'out.pth', '--config', config])
-        assert proc.returncode == 3, proc.stderr[-2000:]
-        assert str(truncated) in proc.stderr and 'Traceback' not in proc.stderr
-        assert not (tmp_path / 'out.pth').exists()
-        missing = run([sys.executable, command, tmp_path / 'nope.pth', tmp_path / 'out.pth',
-                       '--config', config])
-        assert missing.returncode == 3 and 'nope' in missing.stderr
+        commands[command, 'truncated'] = [sys.executable, command, truncated,
+                                          tmp_path / 'out.pth', '--config', config]
+        commands[command, 'missing'] = [sys.executable, command, tmp_path / 'nope.pth',
+                                        tmp_path / 'out.pth', '--config', config]
+    results = run_parallel(commands, width=4)
+    for (command, case), proc in results.items():
+        assert proc.returncode == 3, (command, case, proc.stderr[-2000:])
+        assert 'Traceback' not in proc.stderr, (command, case)
+        needle = str(truncated) if case == 'truncated' else 'nope'
+        assert needle in proc.stderr, (command, case, proc.stderr[-2000:])
+    assert not (tmp_path / 'out.pth').exists()
 
 
 def test_setup_env_second_run_does_nothing():
@@ -140,36 +155,46 @@ def test_dataset_converters(tmp_path):
     assert bad.returncode == 3 and 'missing' in bad.stderr  # bad input, naming the path
 
 
-def test_benchmarks_at_tiny_sizes(host_python):
+def test_benchmarks_at_tiny_sizes(host_python, narrow_fcn_config):
+    """Every benchmark runs at tiny sizes and prints the CPU model beside its figures (three at a
+    time); the int8 one on a narrow-fc FCN-8s (its full-width export takes minutes)."""
     from mmseg_fcn_voc.utils.machine import cpu_model
     cpu = cpu_model()
-    train = run([sys.executable, 'tools/analysis_tools/benchmark_train.py', '--size', 32, 32,
-                 '--batch', 1, '--iters', 1, '--repeats', 1])
-    assert train.returncode == 0, train.stderr[-3000:]
-    for text in (cpu, 'backbone.fc6.conv', 'bwd/fwd', 'iteration / (3 x forward)',
+    analysis = 'tools/analysis_tools/'
+    results = run_parallel({
+        'train': [sys.executable, analysis + 'benchmark_train.py', '--size', 32, 32, '--batch', 1,
+                  '--iters', 1, '--repeats', 1],
+        'forward': [sys.executable, analysis + 'benchmark_forward.py', '--size', 32, 48,
+                    '--repeats', 1],
+        'metric': [sys.executable, analysis + 'benchmark_metric.py', '--size', 64, 64,
+                   '--num-images', 3, '--rounds', 1],
+        'convert': [sys.executable, analysis + 'benchmark_convert.py', '--config',
+                    'configs/fcn8s_vgg16bn_voc.py', '--size', 64, 64, '--repeats', 1,
+                    '--skip-full'],
+        'deploy': [sys.executable, analysis + 'benchmark_deploy.py', '--config',
+                   'configs/fcn8s_vgg16_voc.py', '--num-images', 2, '--size', 40, 56,
+                   '--backend', 'onnxruntime', '--host-python', host_python],
+        'int8': [sys.executable, analysis + 'benchmark_int8.py', '--config',
+                 narrow_fcn_config('configs/fcn8s_vgg16_voc.py'), '--num-images', 2, '--size',
+                 40, 56],
+    })
+    for name, proc in results.items():
+        assert proc.returncode == 0, f'{name}: {proc.stderr[-3000:]}'
+        assert cpu in proc.stdout, name
+    for text in ('backbone.fc6.conv', 'bwd/fwd', 'iteration / (3 x forward)',
                  'ratio Runner / plain'):
-        assert text in train.stdout, text
-    forward = run([sys.executable, 'tools/analysis_tools/benchmark_forward.py', '--size', 32, 48,
-                   '--repeats', 1])
-    assert forward.returncode == 0 and 'ratio segmentor / plain' in forward.stdout, forward.stderr
-    assert cpu in forward.stdout
-    metric = run([sys.executable, 'tools/analysis_tools/benchmark_metric.py', '--size', 64, 64,
-                  '--num-images', 3, '--rounds', 1])
-    assert metric.returncode == 0 and 'speed-up' in metric.stdout and cpu in metric.stdout
-    convert = run([sys.executable, 'tools/analysis_tools/benchmark_convert.py', '--config',
-                   'configs/fcn8s_vgg16bn_voc.py', '--size', 64, 64, '--repeats', 1,
-                   '--skip-full'])
-    assert convert.returncode == 0, convert.stderr[-3000:]
-    for text in (cpu, 'conversion total', 'launch_blocking', 'ratio to torch'):
-        assert text in convert.stdout, text
-    deploy = run([sys.executable, 'tools/analysis_tools/benchmark_deploy.py', '--config',
-                  'configs/fcn8s_vgg16_voc.py', '--num-images', 2, '--size', 40, 56,
-                  '--backend', 'onnxruntime', '--host-python', host_python])
-    assert deploy.returncode == 0, deploy.stderr[-3000:]
-    assert 'ratio deployed / mmseg' in deploy.stdout and cpu in deploy.stdout
-    assert 'ratio exact / Pillow' in deploy.stdout
+        assert text in results['train'].stdout, text
+    assert 'ratio segmentor / plain' in results['forward'].stdout
+    assert 'speed-up' in results['metric'].stdout
+    for text in ('conversion total', 'launch_blocking', 'ratio to torch'):
+        assert text in results['convert'].stdout, text
+    deploy = results['deploy'].stdout
+    assert 'ratio deployed / mmseg' in deploy and 'ratio exact / Pillow' in deploy
     # the deployed side ran in the host environment
-    assert f'in {host_python} (torch absent)' in deploy.stdout
+    assert f'in {host_python} (torch absent)' in deploy
+    int8 = results['int8'].stdout
+    for text in ('ratio int8 / float32', 'VNNI', 'random weights: not an accuracy figure'):
+        assert text in int8, text
 
 
 def test_run_demo_tiny(tmp_path):

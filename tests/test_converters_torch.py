@@ -253,9 +253,9 @@ def test_onnx_caffe_geometry_matches_torch(converter_cli, tmp_path, repo_root,
 
 
 @pytest.mark.slow
-def test_onnx_bn_variant_exit_status_and_size_check(converter_cli, tmp_path, repo_root,
+def test_onnx_bn_variant_exit_status_and_size_check(converter_cli, tmp_path, narrow_fcn_config,
                                                     random_fcn_checkpoint, capsys):
-    config = osp.join(repo_root, BASE, 'fcn8s_vgg16bn.py')
+    config = narrow_fcn_config(BASE + 'fcn8s_vgg16bn.py')  # narrow fc6/fc7: every layer kind
     ckpt = random_fcn_checkpoint(config)
     cli = converter_cli('to_onnx')
     # 'same' geometry: the size must be a multiple of 32, refused before any export.
@@ -271,7 +271,8 @@ def test_onnx_bn_variant_exit_status_and_size_check(converter_cli, tmp_path, rep
     with torch.no_grad():
         expected = model.inference(x, [dict(img_shape=(32, 64), ori_shape=(32, 64),
                                             pad_shape=(32, 64))]).numpy()
-    out = _onnxruntime(str(tmp_path / 'fcn8s_vgg16bn.onnx'), x.numpy())
+    out = _onnxruntime(str(tmp_path / (osp.splitext(osp.basename(config))[0] + '.onnx')),
+                       x.numpy())
     assert np.abs(out - expected).max() <= 1e-5 * np.abs(expected).max()
 
 

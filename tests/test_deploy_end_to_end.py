@@ -6,7 +6,11 @@ The parity of the converted networks is computed here, not read from the convert
 MINDIR in a ``GraphCell``, the ``.ckpt`` in a freshly built cell, the ONNX in onnxruntime, against
 the torch model run in this test.
 
-Slow: conversions of full VGG-16 FCNs and MindSpore/onnxruntime inference on CPU.
+The networks are the configs' with narrow fc6/fc7 (conftest's ``narrow_fcn_config``: every
+layer kind, geometry and crop, without 0.5 GB model files); the full-width conversions are run by
+the demo (MindSpore) and test_converters_torch.py (ONNX, Caffe geometry).
+
+Slow: conversions of VGG-16 FCNs and MindSpore/onnxruntime inference on CPU.
 """
 import glob
 import json
@@ -56,10 +60,12 @@ def _data_options(data_root, split):
 
 
 @pytest.fixture(scope='module', params=sorted(CASES))
-def case(request, demo_voc, demo_split, random_fcn_checkpoint, tmp_path_factory):
-    """A random-weight checkpoint of the case's config, scored by ``mim test`` on the demo val."""
+def case(request, demo_voc, demo_split, random_fcn_checkpoint, narrow_fcn_config,
+         tmp_path_factory):
+    """A random-weight checkpoint of the case's (narrow) config, scored by ``mim test`` on the
+    demo val."""
     geometry = request.param
-    config = CASES[geometry]
+    config = narrow_fcn_config(CASES[geometry])
     ckpt = random_fcn_checkpoint(config, seed=3)
     voc = osp.join(demo_voc, 'VOC2012')
     split, ids = demo_split  # 7 VOC-labelled demo images (64-160 px, 7 sizes)

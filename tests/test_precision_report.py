@@ -12,9 +12,10 @@ from PIL import Image
 pytestmark = pytest.mark.slow
 
 
-def test_to_onnx_writes_a_measured_precision_plan(converter_cli, tmp_path, repo_root,
+def test_to_onnx_writes_a_measured_precision_plan(converter_cli, tmp_path, narrow_fcn_config,
                                                   random_fcn_checkpoint):
-    config = osp.join(repo_root, 'configs/_base_/models/fcn8s_vgg16.py')
+    config = narrow_fcn_config('configs/_base_/models/fcn8s_vgg16.py')  # narrow fc6/fc7
+    onnx_file = osp.splitext(osp.basename(config))[0] + '.onnx'
     ckpt = random_fcn_checkpoint(config)
     images, labels = tmp_path / 'JPEGImages', tmp_path / 'SegmentationClass'
     images.mkdir()
@@ -46,7 +47,7 @@ def test_to_onnx_writes_a_measured_precision_plan(converter_cli, tmp_path, repo_
     assert plan['fp16_only'] == ['decode_head.upscore2', 'decode_head.upscore_pool4',
                                  'decode_head.upscore8']
     assert not set(plan['keep_fp32']) & set(plan['fp16_only'])
-    graph = onnx.load(str(out / 'fcn8s_vgg16.onnx'), load_external_data=False)
+    graph = onnx.load(str(out / onnx_file), load_external_data=False)
     node_names = {n.name for n in graph.graph.node}
     kept = (out / 'keep_dtype.cfg').read_text().split()
     assert kept == plan['keep_dtype_nodes'] and set(kept) <= node_names
@@ -76,7 +77,7 @@ def test_to_onnx_writes_a_measured_precision_plan(converter_cli, tmp_path, repo_
     (tmp_path / 'plan').mkdir()
     keep = ['backbone.fc6.conv', 'decode_head.score_pool4']
     some = {'keep_fp32': keep, 'keep_dtype_nodes': []}
-    exporter.write_precision_plan(some, Exported(str(out / 'fcn8s_vgg16.onnx'), [1, 3, 24, 32],
+    exporter.write_precision_plan(some, Exported(str(out / onnx_file), [1, 3, 24, 32],
                                                  []))
     lines = (tmp_path / 'plan' / 'keep_dtype.cfg').read_text().split()
     assert lines == some['keep_dtype_nodes'] and len(lines) >= 2 and set(lines) <= node_names

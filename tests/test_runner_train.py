@@ -1,6 +1,7 @@
 """Training through mmengine's Runner under torch 2.13: the loss drops, checkpoints resume.
 
-Slow-ish end-to-end runs (a few seconds each on 2 cores): full VGG-16 FCN-8s on 24x24 inputs.
+Slow-ish end-to-end runs (a few seconds each on 2 cores): VGG-16 FCN-8s with narrow fc6/fc7
+(conftest's ``narrow_fcn_config``) on 24x24 inputs.
 """
 import os.path as osp
 
@@ -25,9 +26,17 @@ def _tiny_loader(n=2, size=24):
     return DataLoader(items, batch_size=n, shuffle=False, collate_fn=pseudo_collate)
 
 
-def _runner(load_config, work_dir, max_iters, resume=False, load_from=None):
+MODEL = 'configs/_base_/models/fcn8s_vgg16.py'
+
+
+@pytest.fixture
+def model_cfg(load_config, narrow_fcn_config):
+    return lambda: load_config(narrow_fcn_config(MODEL))
+
+
+def _runner(model_cfg, work_dir, max_iters, resume=False, load_from=None):
     from mmengine.runner import Runner
-    cfg = load_config('configs/_base_/models/fcn8s_vgg16.py')
+    cfg = model_cfg()
     return Runner(
         model=cfg.model,
         work_dir=work_dir,
@@ -46,10 +55,10 @@ def _runner(load_config, work_dir, max_iters, resume=False, load_from=None):
 
 
 @pytest.mark.slow
-def test_train_lowers_loss_and_resumes_under_weights_only(load_config, tmp_path, monkeypatch):
+def test_train_lowers_loss_and_resumes_under_weights_only(model_cfg, tmp_path, monkeypatch):
     monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
     work_dir = str(tmp_path)
-    runner = _runner(load_config, work_dir, max_iters=4)
+    runner = _runner(model_cfg, work_dir, max_iters=4)
     runner.train()
     losses = runner.message_hub.get_scalar('train/loss').data[0]
     assert len(losses) == 4
@@ -62,26 +71,26 @@ def test_train_lowers_loss_and_resumes_under_weights_only(load_config, tmp_path,
     ckpt = osp.join(work_dir, 'iter_4.pth')
     assert osp.isfile(ckpt)
     # --resume: the same Runner path as `mim train ... --resume`, weights_only on (torch default)
-    resumed = _runner(load_config, work_dir, max_iters=5, resume=True, load_from=ckpt)
+    resumed = _runner(model_cfg, work_dir, max_iters=5, resume=True, load_from=ckpt)
     resumed.train()
     assert resumed.iter == 5
     assert len(resumed.message_hub.get_scalar('train/loss').data[0]) == 5
 
     # load_checkpoint: the path of `mim test --checkpoint` and `load_from`
-    fresh = _runner(load_config, work_dir, max_iters=1)
+    fresh = _runner(model_cfg, work_dir, max_iters=1)
     fresh.load_checkpoint(ckpt)
     for k, v in fresh.model.state_dict().items():
         assert torch.equal(v, trained[k]), k
 
 
 @pytest.mark.slow
-def test_nan_loss_stops_before_a_nan_checkpoint(load_config, tmp_path):
+def test_nan_loss_stops_before_a_nan_checkpoint(model_cfg, tmp_path):
     import glob
 
     from mmengine.runner import Runner
 
     from mmseg_fcn_voc.engine import InvalidLossError
-    cfg = load_config('configs/_base_/models/fcn8s_vgg16.py')
+    cfg = model_cfg()
     runner = Runner(
         model=cfg.model,
         work_dir=str(tmp_path),

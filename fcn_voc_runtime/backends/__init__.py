@@ -34,7 +34,11 @@ def load_model(spec: DeploySpec, backend: str = None, device_target: str = 'CPU'
         raise InputError(f'unknown device target {device_target!r}; expected one of '
                          f'{DEVICE_TARGETS}')
     module = importlib.import_module(f'.{backend}', __name__)
-    model = module.load(spec, device_target, device_id)
+    if spec.gears:
+        from ..gears import GearedModel
+        model = GearedModel(spec, lambda gear: module.load(gear, device_target, device_id))
+    else:
+        model = module.load(spec, device_target, device_id)
     if model.device != device_target:
         raise InputError(f'{spec.model_file}: asked to run on {device_target}, but {backend} runs '
                          f'it on {model.device}; refusing to report its results as {device_target}')

@@ -35,7 +35,8 @@ from torch import nn
 
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import file_sha256, write_json
-from fcn_voc_runtime.deploy import DEPLOY_FILE
+from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
+from fcn_voc_runtime.deploy import DEPLOY_FILE, file_entry
 
 from .deploy_info import describe_deployment
 from .describe import describe_fcn
@@ -94,6 +95,8 @@ class Exported:
     converted: List[Converted]
     other_files: Dict[str, str] = field(default_factory=dict)
     facts: Dict = field(default_factory=dict)
+    #: ``[((H, W), model file)]`` of static gears, smallest first (``model_file`` the largest)
+    gears: List[Tuple[Size, str]] = field(default_factory=list)
 
 
 def second_size(size: Size, divisor: int) -> Size:
@@ -196,10 +199,7 @@ class Exporter:
         with self.timings('load_torch'):
             model = build_and_load(o.config, o.checkpoint)
             spec = describe_fcn(model, o.config)
-        parity_size = o.input_size or o.parity_size
-        sizes = [parity_size]
-        if o.dynamic:
-            sizes.append(second_size(parity_size, spec.size_divisor))
+        sizes = self.parity_sizes(model, spec)
         for size in sizes:
             problem = input_size_problem(model, size)
             if problem:
@@ -208,11 +208,23 @@ class Exporter:
                  f'{spec.head.geometry} geometry); parity sizes {sizes}')
         return Prepared(model, spec, sizes)
 
+    def parity_sizes(self, model: nn.Module, spec: FCNSpec) -> List[Size]:
+        """The seeded inputs' sizes: the static size, or for a dynamic model ``parity_size`` and
+        :func:`second_size` of it."""
+        o = self.options
+        sizes = [o.input_size or o.parity_size]
+        if o.dynamic:
+            sizes.append(second_size(sizes[0], spec.size_divisor))
+        return sizes
+
     def check_parity(self, prepared: Prepared, exported: Exported) -> Dict[str, Dict]:
         """Seeded inputs for every converted network, and real images when asked for."""
         with self.timings('parity_seeded'):
             checks = self.seeded_parity(prepared.model, prepared.spec, exported, prepared.sizes)
-        if self.options.images:
+        if self.options.images and exported.gears:
+            with self.timings('gears_images'):
+                exported.facts['gears_measured'] = self.gear_agreement(prepared, exported)
+        elif self.options.images:
             with self.timings('parity_images'):
                 checks['images'] = self.image_parity(prepared.model, prepared.spec, exported)
         failed = [name for name, c in checks.items() if not c['passed']]
@@ -268,10 +280,17 @@ class Exporter:
             self.log('no deployable model written, so no deploy.json')
             return None
         o = self.options
-        path = write_json(osp.join(o.out_dir, DEPLOY_FILE), describe_deployment(
+        deploy = describe_deployment(
             prepared.model, prepared.spec, o.config, o.checkpoint, checkpoint_sha256,
             self.backend, o.out_dir, exported.model_file, exported.input_shape,
-            exported.other_files, versions, precision))
+            exported.other_files, versions, precision)
+        if exported.gears:
+            deploy['gears'] = [{'size': list(size), **file_entry(o.out_dir, path)}
+                               for size, path in exported.gears]
+            deploy['gears_measured'] = exported.facts.get('gears_measured') or {
+                'note': 'not measured: run the converter with --images (native-size torch '
+                        'against the geared model on real images)'}
+        path = write_json(osp.join(o.out_dir, DEPLOY_FILE), deploy)
         self.log(f'wrote {path}')
         return path
 
@@ -329,6 +348,60 @@ class Exporter:
                          f'({seconds:.1f} s)')
         return {name: {**acc.summary(self.options.thresholds), 'input_shapes': shapes[name]}
                 for name, acc in accs.items()}
+
+    def gear_agreement(self, prepared: Prepared, exported: Exported) -> Dict:
+        """The geared model against native-size torch on ``images``: each image padded to the
+        smallest gear that holds it (as the runtime does), the logits cropped back; pixel
+        agreement of the class maps over the images' own pixels (the padding changes what pixels
+        near the bottom and right edges see), overall, per gear and worst image, and both mean IUs
+        with labels. A measurement, not a pass/fail check."""
+        from fcn_voc_runtime.gears import pick_gear
+        o, model, spec = self.options, prepared.model, prepared.spec
+        pairs = find_image_pairs(o.images, o.labels, o.max_images)
+        images = load_image_set(model, pairs, spec.head.num_classes)
+        by_size = {size: c for (size, _), c in zip(exported.gears, exported.converted)}
+        pad_value = float(getattr(model.data_preprocessor, 'pad_val', 0))
+        agree = total = 0
+        per_gear, per_image = {}, {}
+        hist = {'reference': None, 'geared': None}
+        n = spec.head.num_classes
+        ignore = int(getattr(model.decode_head, 'ignore_index', 255))
+        for name, x, (h, w), gt in zip(images.names, images.inputs, images.sizes,
+                                       images.labels or [None] * len(images.names)):
+            ph, pw = x.shape[-2:]
+            gear = pick_gear(list(by_size), ph, pw)
+            if gear is None:
+                raise InputError(f'{name}: {h}x{w} is larger than every gear '
+                                 f'{sorted(by_size)}; --images must fit the gears')
+            padded = np.pad(x.numpy(), ((0, 0), (0, 0), (0, gear[0] - ph), (0, gear[1] - pw)),
+                            constant_values=pad_value)
+            out = by_size[gear].forward(padded)[0, :, :h, :w].argmax(0)
+            ref = fcn_logits(model, x).numpy()[0, :, :h, :w].argmax(0)
+            same = int((out == ref).sum())
+            agree, total = agree + same, total + ref.size
+            key = f'{gear[0]}x{gear[1]}'
+            a, t, c = per_gear.get(key, (0, 0, 0))
+            per_gear[key] = (a + same, t + ref.size, c + 1)
+            per_image[name] = same / ref.size
+            if gt is not None:
+                for role, pred in (('reference', ref), ('geared', out)):
+                    cm = confusion_matrix(gt, pred, n, ignore)
+                    hist[role] = cm if hist[role] is None else hist[role] + cm
+        worst = min(per_image, key=per_image.get)
+        result = {'images': len(per_image), 'folder': o.images,
+                  'pixel_agreement': agree / total,
+                  'per_gear': {k: {'images': c, 'pixel_agreement': a / t}
+                               for k, (a, t, c) in per_gear.items()},
+                  'worst_image': worst, 'worst_image_agreement': per_image[worst]}
+        if hist['reference'] is not None:
+            result['mean_iou_native'] = 100.0 * scores_from_confusion(hist['reference']).mean_iou
+            result['mean_iou_geared'] = 100.0 * scores_from_confusion(hist['geared']).mean_iou
+        self.log(f'gears vs native size on {len(per_image)} image(s): pixel agreement '
+                 f'{100 * result["pixel_agreement"]:.3f}% (worst {worst} '
+                 f'{100 * per_image[worst]:.3f}%)'
+                 + (f', mean IU {result["mean_iou_geared"]:.2f} (native '
+                    f'{result["mean_iou_native"]:.2f})' if 'mean_iou_native' in result else ''))
+        return result
 
     def image_parity(self, model: nn.Module, spec: FCNSpec, exported: Exported) -> Dict:
         """The first any-size converted network against torch over real images, with both mean

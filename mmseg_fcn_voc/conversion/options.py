@@ -16,6 +16,7 @@ import os.path as osp
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from .gears import parse_gears
 from .parity import ParityThresholds
 
 Size = Tuple[int, int]
@@ -153,6 +154,11 @@ class OnnxExportOptions(ExportOptions):
 
     dynamic_shape: bool = argument('--dynamic', default=False, action='store_true', group='shape',
                                    help='any input height and width (symbolic dimensions)')
+    gears: Optional[object] = argument(
+        '--gears', type=parse_gears, group='shape', metavar='HxW[,HxW...]|voc',
+        help="one static model per size (ATC's way to take several sizes); the runtime runs each "
+        "image on the smallest that holds it. 'voc': 375x500, 500x375, 500x500 (rounded up to the "
+        "network's size divisor)")
     atc_check: bool = argument('--no-atc-check', default=True, action='store_false',
                                help="export even if Ascend's ATC would refuse the graph (for "
                                'onnxruntime only)')
@@ -182,10 +188,17 @@ class OnnxExportOptions(ExportOptions):
         '--int8-max-miou-drop', default=0.5, type=float,
         help='int8 target with labels: mean IU points below float32 (default %(default)g)')
 
+    @property
+    def dynamic(self) -> bool:
+        return self.input_size is None and self.gears is None
+
     def __post_init__(self):
         super().__post_init__()
-        if self.dynamic_shape and self.input_size is not None:
-            raise ValueError('a static input_size and dynamic_shape exclude each other')
+        if isinstance(self.gears, str):
+            self.gears = parse_gears(self.gears)
+        shapes = [self.dynamic_shape, self.input_size is not None, self.gears is not None]
+        if sum(shapes) > 1:
+            raise ValueError('input_size, dynamic_shape and gears exclude each other')
         int8_only = [flag for flag, value in (
             ('--calibration-images', self.calibration_images),
             ('--calibration-labels', self.calibration_labels),

@@ -16,6 +16,19 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_flags() -> set:
+    """The CPU's feature flags (``/proc/cpuinfo``'s "flags": ``avx2``, ``avx512_vnni``, ...);
+    empty where that file is not available."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            for line in f:
+                if line.startswith('flags'):
+                    return set(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def onednn_isa() -> str:
     """The ISA torch's CPU kernels use (``AVX512``, ``AVX2``, ...), with the ``ONEDNN_MAX_CPU_ISA``
     cap when one is set (oneDNN then uses at most that ISA)."""

@@ -34,25 +34,9 @@ import time
 
 import numpy as np
 import torch
-from PIL import Image
 
+from mmseg_fcn_voc.testing.bench_images import write_bench_images
 from mmseg_fcn_voc.utils.machine import machine_summary
-
-
-def write_images(folder, n, size=(375, 500), seed=0):
-    rng = np.random.default_rng(seed)
-    paths = []
-    jitter = max(1, min(size) // 10)
-    for i in range(n):
-        h, w = size if i % 2 else size[::-1]
-        h, w = h - int(rng.integers(0, jitter)), w - int(rng.integers(0, jitter))
-        yy, xx = np.mgrid[0:h, 0:w]
-        img = np.stack([(xx * 255 // w), (yy * 255 // h), ((xx + yy) % 256)], -1)
-        img = np.clip(img + rng.normal(0, 20, img.shape), 0, 255).astype(np.uint8)
-        paths.append(osp.join(folder, f'{i:03d}.jpg'))
-        Image.fromarray(img).save(paths[-1], quality=90)
-    return paths
-
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -147,7 +131,7 @@ def main(argv=None):
             from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter as Exporter
         Exporter(Exporter.options_class(args.config, ckpt, deploy, parity_size=(64, 64)),
                  log=lambda s: None).run()
-        images = write_images(work, args.num_images, tuple(args.size))
+        images = write_bench_images(work, args.num_images, tuple(args.size))
 
         model = init_model(args.config, ckpt, device='cpu')
         gflop = gflop_per_image(model, tuple(args.size))

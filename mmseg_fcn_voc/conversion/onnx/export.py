@@ -18,7 +18,7 @@ import os.path as osp
 import shutil
 import tempfile
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
@@ -28,7 +28,9 @@ import torch
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import atomic_output, file_sha256, write_json
 
+from ..deploy_info import size_policy
 from ..exporter import PRECISION_FILE, Converted, ExportCheckError, Exported, Exporter, Prepared
+from ..gears import resolve_gears
 from ..model_io import FCNInferenceWrapper
 from ..options import CALIBRATION_METHODS, OnnxExportOptions
 from ..parity import find_image_pairs, load_image_set, preprocess_image, random_image
@@ -132,32 +134,94 @@ class OnnxExporter(Exporter):
         keep = osp.join(o.out_dir, 'keep_dtype.cfg')
         with atomic_output(keep) as tmp, open(tmp, 'w', encoding='utf-8') as f:
             f.writelines(f'{n}\n' for n in plan['keep_dtype_nodes'])
+        script = self.write_atc_script(self.atc_sizes(), plan['keep_dtype_nodes'])
+        return {'keep_dtype': keep, 'atc': script}
+
+    def parity_sizes(self, model: torch.nn.Module, spec: FCNSpec) -> List[Tuple[int, int]]:
+        """With gears, each gear's size (:func:`~..gears.resolve_gears`); else the skeleton's.
+
+        Raises:
+            InputError: the VOC gears or a gear measurement (``images``) for a config whose test
+                pipeline resizes images: its gears must hold the resized sizes, which the VOC set
+                does not, and the measurement compares native sizes.
+        """
+        o = self.options
+        if o.gears is None:
+            return super().parity_sizes(model, spec)
+        policy = size_policy(model.cfg, o.config)
+        if policy['policy'] == 'resize' and (o.gears == 'voc' or o.images):
+            raise InputError(
+                f'{o.config}: the test pipeline resizes images ({policy["resize"]}), so the '
+                + ('VOC gears (sized for native VOC images) do not hold them: give --gears for '
+                   'the resized sizes' if o.gears == 'voc' else
+                   'the gear measurement (--images, at native size) does not apply'))
+        self.gears = resolve_gears(o.gears, spec.size_divisor)
+        return list(self.gears)
+
+    def atc_sizes(self) -> List[str]:
+        """The ``HxW`` of each static model of the folder (``['HxW']`` placeholders: dynamic)."""
+        o = self.options
+        if o.gears is not None:
+            return [f'{h}x{w}' for h, w in self.gears]
+        return [f'{o.input_size[0]}x{o.input_size[1]}' if o.input_size else 'HxW']
+
+    def write_atc_script(self, sizes: List[str], keep_nodes: Sequence[str] = ()) -> str:
+        """``atc.sh``: ATC for each static model (``sizes``; a gear's file is
+        ``<name>_<H>x<W>.onnx``) with ``--precision_mode_v2=fp16`` (ATC's default, the mode a
+        precision plan is measured in) and, with ``keep_nodes``, ``--keep_dtype=keep_dtype.cfg``."""
+        o = self.options
         stem = o.name
-        h, w = o.input_size or ('H', 'W')
         script = osp.join(o.out_dir, 'atc.sh')
+        lines = []
+        for size in sizes:
+            h, w = size.split('x')
+            model = f'{stem}.onnx' if o.gears is None else f'{stem}_{size}.onnx'
+            output = stem if o.gears is None else f'{stem}_{size}'
+            lines.append(f'atc --model={model} --framework=5 --output={output} '
+                         '--soc_version="${SOC:-Ascend310P3}" --input_format=NCHW '
+                         f'--input_shape="input:1,3,{h},{w}" --precision_mode_v2=fp16'
+                         + (' --keep_dtype=keep_dtype.cfg' if keep_nodes else '') + '\n')
         with atomic_output(script) as tmp, open(tmp, 'w', encoding='utf-8') as f:
             f.write('#!/usr/bin/env bash\n'
-                    '# Convert the static ONNX for the Ascend NPU with the measured precision plan\n'
-                    '# (precision.json): float16 everywhere (ATC\'s default), the layers of\n'
-                    '# keep_dtype.cfg in float32. Set SOC to your chip (npu-smi info).\n'
+                    '# Convert the static ONNX model(s) of this folder for the Ascend NPU: float16\n'
+                    "# everywhere (ATC's default)"
+                    + (', the layers of keep_dtype.cfg in float32 (precision.json)'
+                       if keep_nodes else '') + '.\n'
+                    '# Set SOC to your chip (npu-smi info).\n'
                     + ('# This folder holds a dynamic ONNX: ATC needs static shapes, so export\n'
-                       '# with --input-size H W (or per gear) and set H and W below.\n'
+                       '# with --input-size H W or --gears and set H and W below.\n'
                        if o.dynamic else '') +
                     'set -euo pipefail\n'
-                    'cd "$(dirname "${BASH_SOURCE[0]}")"\n'
-                    f'atc --model={stem}.onnx --framework=5 --output={stem} '
-                    '--soc_version="${SOC:-Ascend310P3}" --input_format=NCHW '
-                    f'--input_shape="input:1,3,{h},{w}" --precision_mode_v2=fp16'
-                    + (' --keep_dtype=keep_dtype.cfg' if plan['keep_dtype_nodes'] else '') + '\n')
+                    'cd "$(dirname "${BASH_SOURCE[0]}")"\n' + ''.join(lines))
         os.chmod(script, 0o755)
-        return {'keep_dtype': keep, 'atc': script}
+        return script
 
     def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
         o = self.options
-        dynamic = o.dynamic
-        h, w = o.input_size or o.parity_size
+        if o.gears is None:
+            path, converted, facts = self.export_one(model, spec, o.input_size, self.path('.onnx'))
+            shape = [1, 3, *(o.input_size or (None, None))]
+            return Exported(path, shape, [converted], {}, facts)
+        gears, converted, facts = [], [], {}
+        for h, w in self.gears:
+            path, conv, facts[f'{h}x{w}'] = self.export_one(model, spec, (h, w),
+                                                            self.path(f'_{h}x{w}.onnx'))
+            gears.append(((h, w), path))
+            converted.append(conv)
+        self.write_atc_script([f'{h}x{w}' for h, w in self.gears])
+        largest = gears[-1]
+        return Exported(largest[1], [1, 3, *largest[0]], converted, {},
+                        {'gears': facts, 'static_shapes': True}, gears=gears)
+
+    def export_one(self, model: torch.nn.Module, spec: FCNSpec, size: Optional[Tuple[int, int]],
+                   path: str) -> Tuple[str, Converted, Dict]:
+        """One ONNX at ``path``: static for ``size``, dynamic for None; its shapes and ATC's
+        constraints checked. Returns the path, the network to check and the report's facts."""
+        o = self.options
+        dynamic = size is None
+        h, w = size or o.parity_size
         example = preprocess_image(model, random_image(h, w, o.seed))
-        path = export_onnx(model, example, self.path('.onnx'), dynamic=dynamic)
+        path = export_onnx(model, example, path, dynamic=dynamic)
         graph = onnx.load(path, load_external_data=False)  # read once for both checks
         shapes = io_shapes(graph)
         session = onnxruntime_session(path)
@@ -180,8 +244,8 @@ class OnnxExporter(Exporter):
         facts = {'onnx': path, 'opset': OPSET, 'io_shapes': shapes, 'static_shapes': not dynamic,
                  'atc_check': {'checked': bool(o.atc_check),
                                'violations': [str(v) for v in violations]}}
-        shape = [1, 3, *(o.input_size or (None, None))]
-        return Exported(path, shape, [Converted('onnxruntime', run, o.input_size)], {}, facts)
+        name = 'onnxruntime' if o.gears is None else f'onnxruntime_{h}x{w}'
+        return path, Converted(name, run, size), facts
 
     # ---------------------------------------------------------------------------------------------
     # --int8

@@ -1,0 +1,156 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""int8 against float32 onnxruntime, on the same images, in one run: images per second and
+agreement.
+
+    python tools/analysis_tools/benchmark_int8.py [--config CFG [--checkpoint CKPT]] ...
+        [--num-images 8] [--size 375 500] [--calibration-images DIR --check-images DIR]
+
+For each ``--config`` (default: the Caffe FCN-8s and the demo's BN FCN-8s) this exports
+``converters/to_onnx.py --dynamic --int8`` (:mod:`mmseg_fcn_voc.conversion.onnx.int8`) from
+``--checkpoint`` (one per config, in order) or from random weights, then times the float32 and the
+int8 graph of that folder with onnxruntime's CPU provider over the same preprocessed images of
+about ``--size`` (the network only: decoding and preprocessing are the same for both). Prints
+images per second of both and their ratio (target: int8 >= 2.5x float32 on a CPU with VNNI), the
+argmax agreement with float32 (mean and worst image) and, with labelled held-out images, both
+mean IUs, with the CPU model and whether it has VNNI.
+
+Without ``--calibration-images`` the int8 model is calibrated on the first half of
+``--num-images`` generated JPEGs and checked on the others; random weights give no meaningful
+accuracy (their class scores are close everywhere), so the export's accuracy targets are switched
+off for them and only the speed is a result. Accuracy figures need a trained checkpoint and real
+images.
+"""
+import argparse
+import os
+import os.path as osp
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from mmseg_fcn_voc.testing.bench_images import write_bench_images
+from mmseg_fcn_voc.utils.machine import cpu_flags, machine_summary
+
+DEFAULT_CONFIGS = ('configs/fcn8s_vgg16_voc.py',
+                   'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py')
+
+
+def time_session(path, inputs, threads=None):
+    """Seconds for one ``session.run`` per input (after one untimed run) and the outputs' class
+    maps (top-left of each image)."""
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    name = session.get_inputs()[0].name
+    session.run(None, {name: inputs[0][0]})
+    maps, start = [], time.perf_counter()
+    for x, (h, w) in inputs:
+        maps.append(session.run(None, {name: x})[0][0, :, :h, :w].argmax(0))
+    return time.perf_counter() - start, maps
+
+
+def benchmark(config, checkpoint, args, work, log):
+    from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model, save_checkpoint
+    from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
+    from mmseg_fcn_voc.conversion.options import OnnxExportOptions
+    from mmseg_fcn_voc.conversion.parity import find_image_pairs, load_image_set
+
+    trained = checkpoint is not None
+    if not trained:
+        torch.manual_seed(0)
+        checkpoint = osp.join(work, 'random.pth')
+        save_checkpoint(build_model(config).state_dict(), checkpoint)
+    if args.calibration_images:
+        cal, cal_labels = args.calibration_images, args.calibration_labels
+        check, check_labels = args.check_images, args.check_labels
+    else:
+        cal, check = osp.join(work, 'calibration'), osp.join(work, 'check')
+        os.makedirs(cal)
+        os.makedirs(check)
+        half = max(1, args.num_images // 2)
+        write_bench_images(cal, half, tuple(args.size), seed=1, prefix='cal')
+        write_bench_images(check, max(1, args.num_images - half), tuple(args.size), seed=2,
+                           prefix='chk')
+        cal_labels = check_labels = None
+    targets = {} if trained else dict(int8_min_agreement_mean=0.0, int8_min_agreement_worst=0.0,
+                                      int8_max_miou_drop=100.0, calibration_method='MinMax')
+    out = osp.join(work, 'int8')
+    options = OnnxExportOptions(config, checkpoint, out, dynamic_shape=True,
+                                parity_size=(64, 64), int8=True, calibration_images=cal,
+                                calibration_labels=cal_labels, check_images=check,
+                                check_labels=check_labels, **targets)
+    exporter = OnnxExporter(options, log=log)
+    report = exporter.run()
+    float_path, int8_path = exporter.path('.onnx'), exporter.path('_int8.onnx')
+
+    model = build_and_load(config, checkpoint)
+    held = load_image_set(model, find_image_pairs(check, check_labels),
+                          model.decode_head.num_classes)
+    inputs = [(x.numpy(), size) for x, size in zip(held.inputs, held.sizes)]
+    t_float, ref = time_session(float_path, inputs, args.threads)
+    t_int8, maps = time_session(int8_path, inputs, args.threads)
+    agree = [float((a == b).mean()) for a, b in zip(maps, ref)]
+    int8 = report['int8']
+    return dict(config=config, trained=trained, images=len(inputs), t_float=t_float,
+                t_int8=t_int8, agree_mean=float(np.mean(agree)), agree_worst=min(agree),
+                held_out=int8['held_out'], method=int8['method'],
+                float_nodes=int8['float_nodes'], deployed=report['passed'])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--config', action='append', help='(repeatable; default: '
+                        f'{", ".join(DEFAULT_CONFIGS)})')
+    parser.add_argument('--checkpoint', action='append',
+                        help='trained checkpoint of each --config, in order (default: random)')
+    parser.add_argument('--num-images', type=int, default=8)
+    parser.add_argument('--size', type=int, nargs=2, default=(375, 500), metavar=('H', 'W'))
+    parser.add_argument('--calibration-images')
+    parser.add_argument('--calibration-labels')
+    parser.add_argument('--check-images')
+    parser.add_argument('--check-labels')
+    parser.add_argument('--threads', type=int, help="onnxruntime's intra-op threads (default: "
+                        'its own, one per core)')
+    parser.add_argument('--verbose', action='store_true', help="print the exporter's log")
+    args = parser.parse_args(argv)
+    configs = args.config or list(DEFAULT_CONFIGS)
+    checkpoints = list(args.checkpoint or [])
+    if len(checkpoints) > len(configs):
+        parser.error('more --checkpoint than --config')
+    if bool(args.calibration_images) != bool(args.check_images):
+        parser.error('--calibration-images and --check-images go together')
+    checkpoints += [None] * (len(configs) - len(checkpoints))
+    import onnxruntime
+    flags = cpu_flags()
+    vnni = sorted(f for f in flags if 'vnni' in f)
+    print(f'{machine_summary()}; VNNI: {", ".join(vnni) if vnni else "none (AVX2 int8 path)"}; '
+          f'onnxruntime {onnxruntime.__version__}')
+    log = print if args.verbose else (lambda line: None)
+    for config, checkpoint in zip(configs, checkpoints):
+        with tempfile.TemporaryDirectory() as work:
+            r = benchmark(config, checkpoint, args, work, log)
+        rate_f, rate_q = r['images'] / r['t_float'], r['images'] / r['t_int8']
+        print(f'{r["config"]} ({"trained" if r["trained"] else "random weights"}), '
+              f'{r["images"]} held-out image(s) of about {args.size[1]}x{args.size[0]}:')
+        print(f'  float32 onnxruntime: {rate_f:6.3f} images/s ({r["t_float"]:.1f} s)')
+        print(f'  int8 onnxruntime   : {rate_q:6.3f} images/s ({r["t_int8"]:.1f} s); '
+              f'{r["method"]} calibration, {len(r["float_nodes"])} layer(s) in float32')
+        print(f'  ratio int8 / float32 = {rate_q / rate_f:.2f}  (target >= 2.5 with VNNI)')
+        line = (f'  argmax agreement with float32: mean {100 * r["agree_mean"]:.3f}%, worst '
+                f'{100 * r["agree_worst"]:.3f}%')
+        held = r['held_out']
+        if held and held.get('mIoU') is not None:
+            line += f'; mean IU {held["mIoU"]:.2f} (float32 {held["mIoU_float32"]:.2f})'
+        if not r['trained']:
+            line += ' (random weights: not an accuracy figure)'
+        else:
+            line += f'; export {"deployed" if r["deployed"] else "REFUSED (targets missed)"}'
+        print(line)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

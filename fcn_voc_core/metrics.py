@@ -135,7 +135,8 @@ def scores_from_confusion(hist) -> SegmentationScores:
         class_iou=class_iou)
 
 
-def _text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table: the first column left-aligned, the others right-aligned."""
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
     rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
     line = lambda cells: '| ' + ' | '.join(  # noqa: E731
@@ -152,5 +153,5 @@ def class_table(hist, scores: SegmentationScores, names: Sequence[str]) -> str:
              int(gt_total[i]), int(pred_total[i])] for i, name in enumerate(names)]
     summary = [f'{100 * v:.2f}' for v in (scores.pixel_accuracy, scores.mean_accuracy,
                                           scores.mean_iou, scores.fw_iou)]
-    return (_text_table(['Class', 'IoU', 'Acc', 'GT pixels', 'Pred pixels'], rows) + '\n'
-            + _text_table(['aAcc', 'mAcc', 'mIoU', 'fwIoU'], [summary]))
+    return (text_table(['Class', 'IoU', 'Acc', 'GT pixels', 'Pred pixels'], rows) + '\n'
+            + text_table(['aAcc', 'mAcc', 'mIoU', 'fwIoU'], [summary]))

@@ -171,3 +171,41 @@ def test_onnx_node_names_follow_the_module_paths():
                                                        'decode_head.conv_seg', 'decode_head.x'])
     assert names == {'backbone.conv1_1.conv': ['/model/backbone/conv1_1/conv/Conv'],
                      'decode_head.conv_seg': ['/model/conv_seg/Conv'], 'decode_head.x': []}
+
+
+def test_the_mindspore_runtime_sets_the_planned_precision_on_ascend():
+    """What ``infer_deployed.py --backend mindspore --device-target Ascend`` sets: nothing
+    without a plan, force_fp16 (the mode plans are measured in) with one, and a plan's
+    keep-float32 layers reported as not applicable per layer."""
+    from types import SimpleNamespace
+
+    from fcn_voc_runtime.backends.mindspore import ascend_precision_mode
+    unplanned = SimpleNamespace(raw={'precision': {'planned_for': None, 'measured': None}})
+    assert ascend_precision_mode(unplanned)[0] is None
+    assert ascend_precision_mode(SimpleNamespace(raw={}))[0] is None
+    plain = SimpleNamespace(raw={'precision': {'planned_for': 'force_fp16', 'keep_fp32': []}})
+    assert ascend_precision_mode(plain) == ('force_fp16', 'force_fp16 (as planned and measured: '
+                                                          'precision.json)')
+    kept = SimpleNamespace(raw={'precision': {'planned_for': 'force_fp16 + keep_fp32',
+                                              'keep_fp32': ['decode_head.conv_seg']}})
+    mode, note = ascend_precision_mode(kept)
+    assert mode == 'force_fp16' and '1 layer(s) in float32' in note and 'keep_dtype' in note
+
+
+def test_the_printed_precision_table():
+    from mmseg_fcn_voc.conversion.precision_plan import precision_table
+
+    def entry(mean, worst, miou, layers):
+        return {'argmax_agreement_mean': mean, 'argmax_agreement_worst': worst, 'mIoU': miou,
+                'layers': layers}
+    layers = {'a': {'kind': 'cube', 'max_abs': 70000.0, 'overflows': 3},
+              'b': {'kind': 'vector', 'max_abs': 2.5, 'overflows': 1}}
+    table = precision_table({'fp32': entry(1.0, 1.0, None, {}),
+                             'force_fp16': entry(0.99, 0.95, 61.25, layers),
+                             'allow_fp32_to_fp16': entry(0.995, 0.975, 61.5, layers),
+                             'plan': entry(0.9995, 0.999, 61.75, layers)})
+    rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
+            for line in table.splitlines() if line.startswith('| ') and 'mode' not in line}
+    assert rows['fp32'] == ['100.000', '100.000', '-', '0', '0']
+    assert rows['force_fp16'] == ['99.000', '95.000', '61.25', '4', '7e+04']
+    assert rows['plan'][:3] == ['99.950', '99.900', '61.75']

@@ -1,6 +1,6 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """MindSpore: the MINDIR as an ``nn.GraphCell`` on CPU, GPU or Ascend."""
-from typing import List
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -8,6 +8,30 @@ from fcn_voc_core.errors import InputError
 from fcn_voc_core.mindspore_cpu import avx2_cap_hint, configure_cpu
 
 from ..deploy import DeploySpec
+
+
+def ascend_precision_mode(spec: DeploySpec) -> Tuple[Optional[str], str]:
+    """The precision mode this runtime sets on Ascend (``mindspore.device_context.ascend.
+    op_precision.precision_mode``) and what it means, from deploy.json's ``precision``.
+
+    A folder converted with ``--precision-images`` was planned (and measured) for ``force_fp16``:
+    that mode is set, whatever the SoC's default. MindSpore takes precision modes per graph or per
+    operator type, not per node, so a plan's keep-float32 layers cannot be applied here: the note
+    says so (ATC's ``keep_dtype.cfg`` and the MindSpore Lite config apply them). Without a plan,
+    nothing is set: MindSpore's default for the SoC applies (None).
+    """
+    plan = spec.raw.get('precision') or {}
+    planned = plan.get('planned_for') if isinstance(plan, dict) else None
+    if not planned:
+        return None, ('Ascend default (no precision plan in deploy.json: MindSpore picks '
+                      'allow_fp32_to_fp16, or must_keep_origin_dtype on 910B)')
+    keep = list(plan.get('keep_fp32') or [])
+    if not keep:
+        return 'force_fp16', 'force_fp16 (as planned and measured: precision.json)'
+    return 'force_fp16', (f'force_fp16; the plan keeps {len(keep)} layer(s) in float32, which '
+                          'MindSpore cannot apply per layer to a MINDIR (ATC keep_dtype.cfg or '
+                          'the MindSpore Lite config do): measured agreement of force_fp16 alone '
+                          'in precision.json')
 
 
 class MindSporeModel:
@@ -31,9 +55,12 @@ class MindSporeModel:
         else:
             ms.set_context(device_target=device_target, device_id=device_id)
         self.device = ms.get_context('device_target')
-        # MindSpore picks the NPU's precision by SoC when none is set (allow_fp32_to_fp16, or
-        # must_keep_origin_dtype on 910B); this runtime sets none
         self.precision = 'float32' if self.device == 'CPU' else f'{self.device} default'
+        if self.device == 'Ascend':
+            mode, self.precision = ascend_precision_mode(spec)
+            if mode is not None:
+                from mindspore.device_context.ascend.op_precision import precision_mode
+                precision_mode(mode)
         try:
             self.graph = nn.GraphCell(ms.load(spec.model_file))
         except (RuntimeError, ValueError, TypeError) as e:

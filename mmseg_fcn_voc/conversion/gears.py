@@ -3,8 +3,9 @@
 shapes (Ascend's ATC and the 310's offline models).
 
 An image runs on the smallest gear that holds its network input (the preprocessed image padded to
-the config's size divisor): the input is padded further at the bottom and right with the
-preprocessor's pad value, as mmseg pads, and the logits are cropped back. Padding is not free of
+the config's size divisor; :func:`fcn_voc_runtime.gears.pick_gear`): the input is padded further
+at the bottom and right with the preprocessor's pad value, as mmseg pads, and the logits are
+cropped back. Padding is not free of
 effects: pixels near the bottom and right edges see the padding in their receptive field, so the
 exporters measure the agreement of the geared model with native-size inference on real images.
 
@@ -13,8 +14,6 @@ for graphs that compute shapes at run time, and the FCN graphs exported for any 
 crops and output sizes follow the input's shape); a static export has constant crops.
 """
 from typing import List, Sequence, Tuple, Union
-
-from fcn_voc_runtime.gears import pick_gear  # noqa: F401 (the runtime's choice, used here too)
 
 Size = Tuple[int, int]
 

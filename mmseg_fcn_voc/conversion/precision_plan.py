@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
+from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion, text_table
 
 from .model_io import fcn_logits
 from .npu_precision import ActivationStats, cube_layers, npu_emulation
@@ -95,10 +95,28 @@ def precision_report(model: nn.Module, inputs: Sequence[torch.Tensor],
                 fp16_only=[n for n, m in cube_layers(model).items()
                            if isinstance(m, nn.ConvTranspose2d)])
     report['plan'] = plan
+    log(precision_table(report))
     log(f'plan: {len(keep)} layer(s) in float32 {keep}; worst image '
         f'{100 * plan["argmax_agreement_worst"]:.3f}% (threshold {100 * threshold:.2f}%'
         f'{"" if plan["reached"] else ", NOT reached"})')
     return report
+
+
+def precision_table(report: Dict) -> str:
+    """The report's modes as a text table: agreement with float32 (mean, worst image), mean IU,
+    the most overflowing layer's count and the largest activation."""
+    rows = []
+    for mode in REPORT_MODES:
+        entry = report[mode]
+        layers = entry.get('layers') or {}
+        overflows = sum(v['overflows'] for v in layers.values())
+        largest = max((v['max_abs'] for v in layers.values()), default=0.0)
+        rows.append([mode, f'{100 * entry["argmax_agreement_mean"]:.3f}',
+                     f'{100 * entry["argmax_agreement_worst"]:.3f}',
+                     '-' if entry.get('mIoU') is None else f'{entry["mIoU"]:.2f}',
+                     str(overflows), f'{largest:.4g}'])
+    return text_table(['mode', 'agree mean %', 'agree worst %', 'mIoU', 'fp16 overflows',
+                       'max |activation|'], rows)
 
 
 def onnx_node_names(onnx_model, module_names: Sequence[str]) -> Dict[str, List[str]]:

@@ -175,8 +175,8 @@ def test_benchmarks_at_tiny_sizes(host_python, narrow_fcn_config):
                    'configs/fcn8s_vgg16_voc.py', '--num-images', 2, '--size', 40, 56,
                    '--backend', 'onnxruntime', '--host-python', host_python],
         'int8': [sys.executable, analysis + 'benchmark_int8.py', '--config',
-                 narrow_fcn_config('configs/fcn8s_vgg16_voc.py'), '--num-images', 2, '--size',
-                 40, 56],
+                 narrow_fcn_config('configs/fcn8s_vgg16_voc.py'), '--num-images', 2,
+                 '--calibration-count', 2, '--size', 40, 56],
     })
     for name, proc in results.items():
         assert proc.returncode == 0, f'{name}: {proc.stderr[-3000:]}'

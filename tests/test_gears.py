@@ -196,3 +196,10 @@ def test_to_onnx_gears_deploy_and_measure_against_native_mmseg(
     assert to_onnx.main([bn, random_fcn_checkpoint(bn), '--out-dir', str(tmp_path / 'bn'),
                          '--gears', 'voc']) == 3
     assert 'resizes images' in capsys.readouterr().err
+
+
+def test_a_malformed_gear_is_a_usage_error(converter_cli, capsys):
+    with pytest.raises(SystemExit) as e:
+        converter_cli('to_onnx').main(['c.py', 'x.pth', '--out-dir', 'o', '--gears', '375x'])
+    assert e.value.code == 2
+    assert "gear '375x': expected HxW" in capsys.readouterr().err

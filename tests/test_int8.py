@@ -292,3 +292,18 @@ def test_int8_usage_errors(converter_cli, capsys):
             to_onnx.main(argv)
         assert e.value.code == 2
         assert needle in capsys.readouterr().err
+
+
+def test_layer_groups_of_an_exported_fcn():
+    from mmseg_fcn_voc.conversion.onnx.int8 import candidate_groups, layer_group
+    assert layer_group('/model/backbone/conv3_2/conv/Conv') == 'backbone.conv3'
+    assert layer_group('/model/backbone/pool3/MaxPool') == 'backbone.conv3'
+    assert layer_group('/model/backbone/fc6/conv/MatMul') == 'backbone.fc6'
+    for head in ('/model/conv_seg/Conv', '/model/upscore8/ConvTranspose', '/model/Add_1'):
+        assert layer_group(head) == 'decode_head'
+    assert layer_group('conv1') == 'conv1'
+    assert candidate_groups(['/model/backbone/conv1_1/conv/Conv', '/model/score_pool4/Conv',
+                             '/model/backbone/conv1_2/conv/Conv']) == {
+        'backbone.conv1': ['/model/backbone/conv1_1/conv/Conv',
+                           '/model/backbone/conv1_2/conv/Conv'],
+        'decode_head': ['/model/score_pool4/Conv']}

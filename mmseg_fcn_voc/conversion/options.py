@@ -37,6 +37,13 @@ def positional(help: str):
     return field(metadata={'flags': (), 'group': None, 'argparse': {'help': help}})
 
 
+def _gears_argument(text: str):
+    try:
+        return parse_gears(text)
+    except ValueError as e:  # argparse prints an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _size(value) -> Optional[Size]:
     return None if value is None else tuple(int(v) for v in value)
 
@@ -155,7 +162,7 @@ class OnnxExportOptions(ExportOptions):
     dynamic_shape: bool = argument('--dynamic', default=False, action='store_true', group='shape',
                                    help='any input height and width (symbolic dimensions)')
     gears: Optional[object] = argument(
-        '--gears', type=parse_gears, group='shape', metavar='HxW[,HxW...]|voc',
+        '--gears', type=_gears_argument, group='shape', metavar='HxW[,HxW...]|voc',
         help="one static model per size (ATC's way to take several sizes); the runtime runs each "
         "image on the smallest that holds it. 'voc': 375x500, 500x375, 500x500 (rounded up to the "
         "network's size divisor)")

@@ -14,11 +14,11 @@ images per second of both and their ratio (target: int8 >= 2.5x float32 on a CPU
 argmax agreement with float32 (mean and worst image) and, with labelled held-out images, both
 mean IUs, with the CPU model and whether it has VNNI.
 
-Without ``--calibration-images`` the int8 model is calibrated on the first half of
-``--num-images`` generated JPEGs and checked on the others; random weights give no meaningful
-accuracy (their class scores are close everywhere), so the export's accuracy targets are switched
-off for them and only the speed is a result. Accuracy figures need a trained checkpoint and real
-images.
+The timed images are ``--num-images`` generated JPEGs. Without ``--calibration-images`` the int8
+model is calibrated on ``--calibration-count`` other generated JPEGs and checked on half as many;
+random weights give no meaningful accuracy (their class scores are close everywhere), so the
+export's accuracy targets are switched off for them and only the speed is a result. Accuracy
+figures need a trained checkpoint and real images.
 """
 import argparse
 import os
@@ -70,11 +70,13 @@ def benchmark(config, checkpoint, args, work, log):
         cal, check = osp.join(work, 'calibration'), osp.join(work, 'check')
         os.makedirs(cal)
         os.makedirs(check)
-        half = max(1, args.num_images // 2)
-        write_bench_images(cal, half, tuple(args.size), seed=1, prefix='cal')
-        write_bench_images(check, max(1, args.num_images - half), tuple(args.size), seed=2,
+        write_bench_images(cal, args.calibration_count, tuple(args.size), seed=1, prefix='cal')
+        write_bench_images(check, max(1, args.calibration_count // 2), tuple(args.size), seed=2,
                            prefix='chk')
         cal_labels = check_labels = None
+    timing = osp.join(work, 'timing')
+    os.makedirs(timing)
+    write_bench_images(timing, args.num_images, tuple(args.size), seed=3, prefix='t')
     targets = {} if trained else dict(int8_min_agreement_mean=0.0, int8_min_agreement_worst=0.0,
                                       int8_max_miou_drop=100.0, calibration_method='MinMax')
     out = osp.join(work, 'int8')
@@ -87,9 +89,8 @@ def benchmark(config, checkpoint, args, work, log):
     float_path, int8_path = exporter.path('.onnx'), exporter.path('_int8.onnx')
 
     model = build_and_load(config, checkpoint)
-    held = load_image_set(model, find_image_pairs(check, check_labels),
-                          model.decode_head.num_classes)
-    inputs = [(x.numpy(), size) for x, size in zip(held.inputs, held.sizes)]
+    timed = load_image_set(model, find_image_pairs(timing), model.decode_head.num_classes)
+    inputs = [(x.numpy(), size) for x, size in zip(timed.inputs, timed.sizes)]
     t_float, ref = time_session(float_path, inputs, args.threads)
     t_int8, maps = time_session(int8_path, inputs, args.threads)
     agree = [float((a == b).mean()) for a, b in zip(maps, ref)]
@@ -106,7 +107,11 @@ def main(argv=None):
                         f'{", ".join(DEFAULT_CONFIGS)})')
     parser.add_argument('--checkpoint', action='append',
                         help='trained checkpoint of each --config, in order (default: random)')
-    parser.add_argument('--num-images', type=int, default=8)
+    parser.add_argument('--num-images', type=int, default=8, help='timed images (generated, of '
+                        'about --size)')
+    parser.add_argument('--calibration-count', type=int, default=8,
+                        help='generated calibration images without --calibration-images (and '
+                        'half as many held-out ones)')
     parser.add_argument('--size', type=int, nargs=2, default=(375, 500), metavar=('H', 'W'))
     parser.add_argument('--calibration-images')
     parser.add_argument('--calibration-labels')
@@ -134,21 +139,23 @@ def main(argv=None):
             r = benchmark(config, checkpoint, args, work, log)
         rate_f, rate_q = r['images'] / r['t_float'], r['images'] / r['t_int8']
         print(f'{r["config"]} ({"trained" if r["trained"] else "random weights"}), '
-              f'{r["images"]} held-out image(s) of about {args.size[1]}x{args.size[0]}:')
+              f'{r["images"]} image(s) of about {args.size[1]}x{args.size[0]}:')
         print(f'  float32 onnxruntime: {rate_f:6.3f} images/s ({r["t_float"]:.1f} s)')
         print(f'  int8 onnxruntime   : {rate_q:6.3f} images/s ({r["t_int8"]:.1f} s); '
               f'{r["method"]} calibration, {len(r["float_nodes"])} layer(s) in float32')
         print(f'  ratio int8 / float32 = {rate_q / rate_f:.2f}  (target >= 2.5 with VNNI)')
-        line = (f'  argmax agreement with float32: mean {100 * r["agree_mean"]:.3f}%, worst '
-                f'{100 * r["agree_worst"]:.3f}%')
+        note = '' if r['trained'] else ' (random weights: not an accuracy figure)'
+        print(f'  argmax agreement with float32 on these images: mean '
+              f'{100 * r["agree_mean"]:.3f}%, worst {100 * r["agree_worst"]:.3f}%{note}')
         held = r['held_out']
-        if held and held.get('mIoU') is not None:
-            line += f'; mean IU {held["mIoU"]:.2f} (float32 {held["mIoU_float32"]:.2f})'
-        if not r['trained']:
-            line += ' (random weights: not an accuracy figure)'
-        else:
+        line = (f'  held-out images ({held["images"]}): agreement mean '
+                f'{100 * held["argmax_agreement_mean"]:.3f}%, worst '
+                f'{100 * held["argmax_agreement_worst"]:.3f}%')
+        if held.get('mIoU') is not None:
+            line += f', mean IU {held["mIoU"]:.2f} (float32 {held["mIoU_float32"]:.2f})'
+        if r['trained']:
             line += f'; export {"deployed" if r["deployed"] else "REFUSED (targets missed)"}'
-        print(line)
+        print(line + note)
     return 0
 
 

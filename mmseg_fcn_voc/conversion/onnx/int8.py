@@ -15,11 +15,14 @@ testing, against the float32 ONNX's class maps (top-left H x W of each image):
 1. each calibration method (:data:`CALIBRATION_METHODS`; ranges computed once per method, one image
    at a time, and cached) quantizes every layer; the method with the best worst-image argmax
    agreement (then mean) is chosen;
-2. if the chosen one misses :class:`Int8Targets`, each candidate layer (every convolution,
-   transposed convolution, matrix product and addition: the skips add score maps) is kept in
-   float32 alone and the agreement measured; the shortest list of the most sensitive layers whose
-   float32 meets the targets is found by bisection and measured (every candidate, when even that
-   misses: the model is then refused).
+2. if the chosen one misses :class:`Int8Targets`, each group of candidate layers
+   (:func:`layer_group`: a backbone stage, the decode head; the candidates are the convolutions,
+   transposed convolutions, matrix products, additions and max pools that compute on float
+   tensors) is kept in float32 alone and the agreement measured; the shortest list of the most
+   sensitive groups whose float32 meets the targets is found by bisection and measured (every
+   group, when even that misses: the model is then refused). Groups, not single layers: the
+   score maps' 8-bit steps add up through the head's layers, so keeping one of them in float32
+   changes little while keeping all of them changes much (measured on the demo model).
 
 Figures: ``argmax_agreement_mean`` / ``_worst`` (fraction of pixels with float32's class, mean over
 images and worst image), ``mIoU`` and ``mIoU_float32`` (the paper's mean IU, percent) with labels.
@@ -42,7 +45,7 @@ from ..parity import ImageSet
 #: The opset of the int8 graph (per-channel ``DequantizeLinear``).
 INT8_OPSET = 13
 #: The operator types whose nodes are candidates for float32.
-CANDIDATE_OPS = ('Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Add')
+CANDIDATE_OPS = ('Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Add', 'MaxPool')
 
 
 @dataclass(frozen=True)
@@ -119,10 +122,36 @@ def prepare_float_model(src: str, dst: str, opset: int = INT8_OPSET) -> str:
     return dst
 
 
-def candidate_nodes(onnx_path: str) -> List[str]:
-    """The names of the graph's nodes that may be kept in float32 (:data:`CANDIDATE_OPS`)."""
+def candidate_nodes(onnx_path: str, calibrated: Optional[Sequence[str]] = None) -> List[str]:
+    """The names of the graph's nodes that may be kept in float32: :data:`CANDIDATE_OPS` whose
+    output is a float tensor (one of ``calibrated``, the tensors with calibrated ranges, when
+    given: index arithmetic is never quantized)."""
     graph = onnx.load(onnx_path, load_external_data=False).graph
-    return [n.name for n in graph.node if n.op_type in CANDIDATE_OPS]
+    known = None if calibrated is None else set(calibrated)
+    return [n.name for n in graph.node if n.op_type in CANDIDATE_OPS
+            and (known is None or any(o in known for o in n.output))]
+
+
+def layer_group(node: str) -> str:
+    """The group a node is kept in float32 with: the exported FCN names nodes after their torch
+    module (``/model/backbone/conv3_2/conv/Conv``): a backbone stage's nodes form one group
+    (``backbone.conv3``: its convolutions and pool; ``backbone.fc6``), the decode head's (score
+    layers, transposed convolutions, the skips' additions: the score maps, whose 8-bit steps add
+    up) another, ``decode_head``; any other node is its own group."""
+    parts = node.strip('/').split('/')
+    if len(parts) < 2 or parts[0] != 'model':
+        return node
+    if parts[1] == 'backbone' and len(parts) >= 3:
+        return 'backbone.' + parts[2].split('_')[0].replace('pool', 'conv')
+    return 'decode_head'
+
+
+def candidate_groups(nodes: Sequence[str]) -> Dict[str, List[str]]:
+    """``{group: [nodes]}`` of :func:`layer_group`, in the nodes' order."""
+    groups: Dict[str, List[str]] = {}
+    for node in nodes:
+        groups.setdefault(layer_group(node), []).append(node)
+    return groups
 
 
 class _OneInput:
@@ -223,7 +252,7 @@ class Int8Quantizer:
              candidates: Optional[Sequence[str]] = None) -> Dict:
         """Measure the methods and the float32 layers (see the module) and leave the chosen int8
         graph at ``out_path``; returns ``{'method', 'methods': {method: figures},
-        'float_nodes', 'sensitivity': {node: figures}, 'calibration': figures, 'reached'}``."""
+        'float_nodes', 'sensitivity': {group: figures}, 'calibration': figures, 'reached'}``."""
         trial = osp.join(self.work_dir, 'trial_int8.onnx')
         measured = {}
         for method in methods:
@@ -235,14 +264,20 @@ class Int8Quantizer:
                                             measured[m]['argmax_agreement_mean']))
         figures, float_nodes, sensitivity = measured[best], [], {}
         if self.targets.misses(figures):
-            candidates = candidate_nodes(self.float_onnx) if candidates is None else candidates
-            for node in candidates:
-                self.quantize(best, images, trial, [node])
-                sensitivity[node] = self.evaluate(trial, images, f'int8, {node} float32')
-                self.log(f'  {node} in float32: {describe_figures(sensitivity[node])}')
-            order = sorted(sensitivity, key=lambda n: (-sensitivity[n]['argmax_agreement_worst'],
-                                                       -sensitivity[n]['argmax_agreement_mean']))
-            float_nodes, figures = self._shortest_prefix(best, images, order, trial)
+            if candidates is None:
+                from onnxruntime.quantization.calibrate import load_tensors_data
+                calibrated = load_tensors_data(self.calibrate(best, images)).data
+                candidates = candidate_nodes(self.float_onnx, list(calibrated))
+            groups = candidate_groups(candidates)
+            for group, nodes in groups.items():
+                self.quantize(best, images, trial, nodes)
+                sensitivity[group] = self.evaluate(trial, images, f'int8, {group} float32')
+                self.log(f'  {group} ({len(nodes)} node(s)) in float32: '
+                         f'{describe_figures(sensitivity[group])}')
+            order = sorted(sensitivity, key=lambda g: (-sensitivity[g]['argmax_agreement_worst'],
+                                                       -sensitivity[g]['argmax_agreement_mean']))
+            kept, figures = self._shortest_prefix(best, images, order, trial, groups)
+            float_nodes = [n for g in kept for n in groups[g]]
         os.replace(trial, out_path)
         misses = self.targets.misses(figures)
         return {'method': best, 'methods': measured, 'float_nodes': float_nodes,
@@ -250,19 +285,18 @@ class Int8Quantizer:
                 'misses': misses}
 
 
-    def _shortest_prefix(self, method: str, images: ImageSet, order: List[str],
-                         trial: str) -> Tuple[List[str], Dict]:
-        """The shortest prefix of ``order`` (most sensitive first) that, kept in float32, meets the
-        targets, found by bisection (more float32 layers agree more) and measured; all of
-        ``order`` when even that misses. Leaves its graph at ``trial``."""
+    def _shortest_prefix(self, method: str, images: ImageSet, order: List[str], trial: str,
+                         groups: Dict[str, List[str]]) -> Tuple[List[str], Dict]:
+        """The shortest prefix of the groups ``order`` (most sensitive first) that, kept in
+        float32, meets the targets, found by bisection (more float32 layers agree more) and
+        measured; all of ``order`` when even that misses. Leaves its graph at ``trial``."""
         last = []
 
         def attempt(k: int) -> Dict:
             last[:] = [k]
-            self.quantize(method, images, trial, order[:k])
-            figures = self.evaluate(trial, images, f'int8, {k} layer(s) float32')
-            self.log(f'int8 with {k} layer(s) in float32 {order[:k]}: '
-                     f'{describe_figures(figures)}')
+            self.quantize(method, images, trial, [n for g in order[:k] for n in groups[g]])
+            figures = self.evaluate(trial, images, f'int8, {k} group(s) float32')
+            self.log(f'int8 with {order[:k]} in float32: {describe_figures(figures)}')
             return figures
 
         tried = {len(order): attempt(len(order))}

@@ -52,6 +52,31 @@ def time_session(path, inputs, threads=None):
     return time.perf_counter() - start, maps
 
 
+def time_folder(folder, args, work, log):
+    """Time the float32 and int8 graphs of an existing ``to_onnx.py --int8`` output folder (its
+    ``onnx_parity.json`` names both, the config and the checkpoint) on generated images."""
+    import json
+
+    from mmseg_fcn_voc.conversion.model_io import build_and_load
+    from mmseg_fcn_voc.conversion.parity import find_image_pairs, load_image_set
+    with open(osp.join(folder, 'onnx_parity.json')) as f:
+        report = json.load(f)
+    timing = osp.join(work, 'timing')
+    os.makedirs(timing)
+    write_bench_images(timing, args.num_images, tuple(args.size), seed=3, prefix='t')
+    model = build_and_load(report['config'], report['checkpoint'])
+    timed = load_image_set(model, find_image_pairs(timing), model.decode_head.num_classes)
+    inputs = [(x.numpy(), size) for x, size in zip(timed.inputs, timed.sizes)]
+    t_float, ref = time_session(report['onnx'], inputs, args.threads)
+    t_int8, maps = time_session(report['int8']['model_file'], inputs, args.threads)
+    agree = [float((a == b).mean()) for a, b in zip(maps, ref)]
+    int8 = report['int8']
+    return dict(config=report['config'], trained=True, images=len(inputs), t_float=t_float,
+                t_int8=t_int8, agree_mean=float(np.mean(agree)), agree_worst=min(agree),
+                held_out=int8['held_out'], method=int8['method'],
+                float_nodes=int8['float_nodes'], deployed=report['passed'])
+
+
 def benchmark(config, checkpoint, args, work, log):
     from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model, save_checkpoint
     from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
@@ -119,9 +144,12 @@ def main(argv=None):
     parser.add_argument('--check-labels')
     parser.add_argument('--threads', type=int, help="onnxruntime's intra-op threads (default: "
                         'its own, one per core)')
+    parser.add_argument('--int8-dir', action='append',
+                        help='time an existing to_onnx.py --int8 output folder instead of '
+                        'exporting (repeatable; with it, --config defaults to none)')
     parser.add_argument('--verbose', action='store_true', help="print the exporter's log")
     args = parser.parse_args(argv)
-    configs = args.config or list(DEFAULT_CONFIGS)
+    configs = args.config or ([] if args.int8_dir else list(DEFAULT_CONFIGS))
     checkpoints = list(args.checkpoint or [])
     if len(checkpoints) > len(configs):
         parser.error('more --checkpoint than --config')
@@ -134,9 +162,11 @@ def main(argv=None):
     print(f'{machine_summary()}; VNNI: {", ".join(vnni) if vnni else "none (AVX2 int8 path)"}; '
           f'onnxruntime {onnxruntime.__version__}')
     log = print if args.verbose else (lambda line: None)
-    for config, checkpoint in zip(configs, checkpoints):
+    runs = [(benchmark, (config, checkpoint)) for config, checkpoint in zip(configs, checkpoints)]
+    runs += [(time_folder, (folder, )) for folder in args.int8_dir or []]
+    for fn, run_args in runs:
         with tempfile.TemporaryDirectory() as work:
-            r = benchmark(config, checkpoint, args, work, log)
+            r = fn(*run_args, args, work, log)
         rate_f, rate_q = r['images'] / r['t_float'], r['images'] / r['t_int8']
         print(f'{r["config"]} ({"trained" if r["trained"] else "random weights"}), '
               f'{r["images"]} image(s) of about {args.size[1]}x{args.size[0]}:')

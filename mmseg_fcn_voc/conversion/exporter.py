@@ -35,7 +35,6 @@ from torch import nn
 
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import file_sha256, write_json
-from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
 from fcn_voc_runtime.deploy import DEPLOY_FILE, file_entry
 
 from .deploy_info import describe_deployment
@@ -361,11 +360,9 @@ class Exporter:
         images = load_image_set(model, pairs, spec.head.num_classes)
         by_size = {size: c for (size, _), c in zip(exported.gears, exported.converted)}
         pad_value = float(getattr(model.data_preprocessor, 'pad_val', 0))
-        agree = total = 0
-        per_gear, per_image = {}, {}
-        hist = {'reference': None, 'geared': None}
-        n = spec.head.num_classes
         ignore = int(getattr(model.decode_head, 'ignore_index', 255))
+        overall = ParityAccumulator(spec.head.num_classes, ignore)
+        per_gear, per_image = {}, {}
         for name, x, (h, w), gt in zip(images.names, images.inputs, images.sizes,
                                        images.labels or [None] * len(images.names)):
             ph, pw = x.shape[-2:]
@@ -375,27 +372,21 @@ class Exporter:
                                  f'{sorted(by_size)}; --images must fit the gears')
             padded = np.pad(x.numpy(), ((0, 0), (0, 0), (0, gear[0] - ph), (0, gear[1] - pw)),
                             constant_values=pad_value)
-            out = by_size[gear].forward(padded)[0, :, :h, :w].argmax(0)
-            ref = fcn_logits(model, x).numpy()[0, :, :h, :w].argmax(0)
-            same = int((out == ref).sum())
-            agree, total = agree + same, total + ref.size
+            out = by_size[gear].forward(padded)[..., :h, :w]
+            ref = fcn_logits(model, x).numpy()[..., :h, :w]
+            per_image[name] = overall.add(ref, out, gt)['argmax_agreement']
             key = f'{gear[0]}x{gear[1]}'
-            a, t, c = per_gear.get(key, (0, 0, 0))
-            per_gear[key] = (a + same, t + ref.size, c + 1)
-            per_image[name] = same / ref.size
-            if gt is not None:
-                for role, pred in (('reference', ref), ('geared', out)):
-                    cm = confusion_matrix(gt, pred, n, ignore)
-                    hist[role] = cm if hist[role] is None else hist[role] + cm
+            per_gear.setdefault(key, ParityAccumulator(spec.head.num_classes, ignore)).add(ref, out)
         worst = min(per_image, key=per_image.get)
+        summary = overall.summary(o.thresholds)
         result = {'images': len(per_image), 'folder': o.images,
-                  'pixel_agreement': agree / total,
-                  'per_gear': {k: {'images': c, 'pixel_agreement': a / t}
-                               for k, (a, t, c) in per_gear.items()},
+                  'pixel_agreement': summary['argmax_agreement'],
+                  'per_gear': {k: {'images': acc.count, 'pixel_agreement': acc.agreeing / acc.pixels}
+                               for k, acc in per_gear.items()},
                   'worst_image': worst, 'worst_image_agreement': per_image[worst]}
-        if hist['reference'] is not None:
-            result['mean_iou_native'] = 100.0 * scores_from_confusion(hist['reference']).mean_iou
-            result['mean_iou_geared'] = 100.0 * scores_from_confusion(hist['geared']).mean_iou
+        if 'mean_iou_reference' in summary:
+            result['mean_iou_native'] = summary['mean_iou_reference']
+            result['mean_iou_geared'] = summary['mean_iou_converted']
         self.log(f'gears vs native size on {len(per_image)} image(s): pixel agreement '
                  f'{100 * result["pixel_agreement"]:.3f}% (worst {worst} '
                  f'{100 * per_image[worst]:.3f}%)'

@@ -176,12 +176,17 @@ def load_pair(model: nn.Module, image: str, label: Optional[str],
               num_classes: int) -> Tuple[torch.Tensor, Optional[np.ndarray]]:
     """The preprocessed image (1, 3, H', W') and its (H, W) label (or None); files are checked
     (errors name the file)."""
+    return _read_pair(model, image, label, num_classes)[:2]
+
+
+def _read_pair(model, image, label, num_classes):
+    """:func:`load_pair` plus the image's own (H, W), the image decoded once."""
     rgb = read_image(image)
     inputs = preprocess_image(model, rgb[..., ::-1])
     gt = None if label is None else read_label_png(label, num_classes=num_classes)
     if gt is not None:
         check_label_size(gt.shape, rgb.shape, label, image)
-    return inputs, gt
+    return inputs, gt, tuple(rgb.shape[:2])
 
 
 @dataclass
@@ -207,17 +212,13 @@ def load_image_set(model: nn.Module, pairs: Sequence[Tuple[str, Optional[str]]],
     every image has one."""
     names, inputs, sizes, labels = [], [], [], []
     for image, label in pairs:
-        x, gt = load_pair(model, image, label, num_classes)
+        x, gt, size = _read_pair(model, image, label, num_classes)
         names.append(osp.basename(image))
         inputs.append(x)
-        sizes.append(tuple(gt.shape) if gt is not None else _image_size(image))
+        sizes.append(size)
         labels.append(gt)
     return ImageSet(names, inputs, sizes,
                     labels if labels and all(g is not None for g in labels) else None)
-
-
-def _image_size(path: str) -> Tuple[int, int]:
-    return tuple(read_image(path).shape[:2])
 
 
 def random_image(height: int, width: int, seed: int) -> np.ndarray:

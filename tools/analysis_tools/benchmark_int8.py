@@ -56,32 +56,35 @@ def time_folder(folder, args, work, log):
     """Time the float32 and int8 graphs of an existing ``to_onnx.py --int8`` output folder (its
     ``onnx_parity.json`` names both, the config and the checkpoint) on generated images."""
     import json
-
-    from mmseg_fcn_voc.conversion.model_io import build_and_load
-    from mmseg_fcn_voc.conversion.parity import find_image_pairs, load_image_set
     with open(osp.join(folder, 'onnx_parity.json')) as f:
         report = json.load(f)
+    return time_export(report, report['onnx'], report['int8']['model_file'], True, args, work)
+
+
+def time_export(report, float_path, int8_path, trained, args, work):
+    """Both graphs of one export over ``--num-images`` generated images of about ``--size``."""
+    from mmseg_fcn_voc.conversion.model_io import build_and_load
+    from mmseg_fcn_voc.conversion.parity import find_image_pairs, load_image_set
     timing = osp.join(work, 'timing')
     os.makedirs(timing)
     write_bench_images(timing, args.num_images, tuple(args.size), seed=3, prefix='t')
     model = build_and_load(report['config'], report['checkpoint'])
     timed = load_image_set(model, find_image_pairs(timing), model.decode_head.num_classes)
     inputs = [(x.numpy(), size) for x, size in zip(timed.inputs, timed.sizes)]
-    t_float, ref = time_session(report['onnx'], inputs, args.threads)
-    t_int8, maps = time_session(report['int8']['model_file'], inputs, args.threads)
+    t_float, ref = time_session(float_path, inputs, args.threads)
+    t_int8, maps = time_session(int8_path, inputs, args.threads)
     agree = [float((a == b).mean()) for a, b in zip(maps, ref)]
     int8 = report['int8']
-    return dict(config=report['config'], trained=True, images=len(inputs), t_float=t_float,
+    return dict(config=report['config'], trained=trained, images=len(inputs), t_float=t_float,
                 t_int8=t_int8, agree_mean=float(np.mean(agree)), agree_worst=min(agree),
                 held_out=int8['held_out'], method=int8['method'],
                 float_nodes=int8['float_nodes'], deployed=report['passed'])
 
 
 def benchmark(config, checkpoint, args, work, log):
-    from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model, save_checkpoint
+    from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
     from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
     from mmseg_fcn_voc.conversion.options import OnnxExportOptions
-    from mmseg_fcn_voc.conversion.parity import find_image_pairs, load_image_set
 
     trained = checkpoint is not None
     if not trained:
@@ -99,9 +102,6 @@ def benchmark(config, checkpoint, args, work, log):
         write_bench_images(check, max(1, args.calibration_count // 2), tuple(args.size), seed=2,
                            prefix='chk')
         cal_labels = check_labels = None
-    timing = osp.join(work, 'timing')
-    os.makedirs(timing)
-    write_bench_images(timing, args.num_images, tuple(args.size), seed=3, prefix='t')
     targets = {} if trained else dict(int8_min_agreement_mean=0.0, int8_min_agreement_worst=0.0,
                                       int8_max_miou_drop=100.0, calibration_method='MinMax')
     out = osp.join(work, 'int8')
@@ -111,19 +111,8 @@ def benchmark(config, checkpoint, args, work, log):
                                 check_labels=check_labels, **targets)
     exporter = OnnxExporter(options, log=log)
     report = exporter.run()
-    float_path, int8_path = exporter.path('.onnx'), exporter.path('_int8.onnx')
-
-    model = build_and_load(config, checkpoint)
-    timed = load_image_set(model, find_image_pairs(timing), model.decode_head.num_classes)
-    inputs = [(x.numpy(), size) for x, size in zip(timed.inputs, timed.sizes)]
-    t_float, ref = time_session(float_path, inputs, args.threads)
-    t_int8, maps = time_session(int8_path, inputs, args.threads)
-    agree = [float((a == b).mean()) for a, b in zip(maps, ref)]
-    int8 = report['int8']
-    return dict(config=config, trained=trained, images=len(inputs), t_float=t_float,
-                t_int8=t_int8, agree_mean=float(np.mean(agree)), agree_worst=min(agree),
-                held_out=int8['held_out'], method=int8['method'],
-                float_nodes=int8['float_nodes'], deployed=report['passed'])
+    return time_export(report, exporter.path('.onnx'), exporter.path('_int8.onnx'), trained,
+                       args, work)
 
 
 def main(argv=None):

@@ -131,7 +131,10 @@ class FolderInference:
         predictor = Predictor(o.deploy_dir, o.backend, o.device_target, o.device_id)
         for note in predictor.model.notes:
             self.log(note)
-        self.log(f'loaded {predictor.spec.model_file}: {predictor.model.backend} on '
+        spec = predictor.spec
+        loaded = (f'{len(spec.gears)} gear models of {spec.folder}' if spec.gears
+                  else spec.model_file)
+        self.log(f'loaded {loaded}: {predictor.model.backend} on '
                  f'{predictor.model.device}, {predictor.model.precision}')
         return predictor
 

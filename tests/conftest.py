@@ -312,6 +312,12 @@ def port():
     return free_port()
 
 
+@pytest.fixture(scope='session')
+def port_factory():
+    """``port_factory()`` -> a free local port (for module- and session-scoped fixtures)."""
+    return free_port
+
+
 def demo_cfg_options(data_root, work_dir, max_iters=2, extra=()):
     """--cfg-options for the demo config pointed at ``data_root``, with a short schedule."""
     opts = [f'{k}.dataset.data_root={data_root}'

@@ -28,16 +28,16 @@ COMMANDS = {
     'tools/demo.py': 'test_run_demo_tiny',
     'tools/run_demo.sh': 'test_run_demo_tiny',
     'tools/run_tests.sh': 'test_run_tests_collects',
-    'tools/setup_env.sh': 'test_setup_env_second_run_does_nothing',
+    'tools/setup_env.sh': 'test_run_tests_collects (its second run does nothing)',
     'tools/analysis_tools/benchmark_convert.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_deploy.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_forward.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_int8.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_metric.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_train.py': 'test_benchmarks_at_tiny_sizes',
-    'tools/analysis_tools/model_summary.py': 'test_model_summary',
-    'tools/dataset_converters/prepare_voc.py': 'test_dataset_converters',
-    'tools/dataset_converters/make_demo_voc.py': 'test_dataset_converters',
+    'tools/analysis_tools/model_summary.py': 'test_run_demo_tiny (the demo runs it)',
+    'tools/dataset_converters/prepare_voc.py': 'test_run_demo_tiny, test_dataset_converters',
+    'tools/dataset_converters/make_demo_voc.py': 'test_run_demo_tiny',
     'tools/model_converters/vgg2mmseg.py': 'test_convert_vgg16.py',
 }
 PYTHON_COMMANDS = sorted(c for c in COMMANDS if c.endswith('.py'))
@@ -74,13 +74,46 @@ def test_every_command_line_is_run_by_a_test():
     assert found == set(COMMANDS)
 
 
+#: Runs each script given on its command line as ``python SCRIPT --no-such-option`` would (as
+#: ``__main__``, with that ``sys.argv``), one after another in this one interpreter, and prints one
+#: JSON line per script: its exit status and what it wrote to stderr. Importing torch and mmseg once
+#: instead of once per script is the only difference from separate processes.
+USAGE_SNIPPET = r"""
+import contextlib, io, json, runpy, sys, traceback
+for script in sys.argv[1:]:
+    sys.argv = [script, '--no-such-option']
+    err, status = io.StringIO(), 0
+    with contextlib.redirect_stderr(err):
+        try:
+            runpy.run_path(script, run_name='__main__')
+        except SystemExit as e:
+            status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            status = 1
+    print(json.dumps(dict(script=script, status=status, stderr=err.getvalue())))
+"""
+
+
 def test_usage_errors_exit_2():
-    """argparse's usage error, status 2, for every Python command line (4 at a time)."""
-    results = run_parallel({c: [sys.executable, c, '--no-such-option'] for c in PYTHON_COMMANDS},
-                           width=4, timeout=600)
-    for command, proc in results.items():
-        err = proc.stderr
-        assert proc.returncode == 2, f'{command}: {proc.returncode}\n{err[-2000:]}'
+    """argparse's usage error, status 2, for every Python command line (each run as ``__main__``
+    with ``--no-such-option``, in two interpreters)."""
+    import json
+    half = len(PYTHON_COMMANDS) // 2
+    results = run_parallel({i: [sys.executable, '-c', USAGE_SNIPPET, *chunk] for i, chunk in
+                            enumerate((PYTHON_COMMANDS[:half], PYTHON_COMMANDS[half:]))},
+                           width=2, timeout=600)
+    seen = {}
+    for proc in results.values():
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        for line in proc.stdout.splitlines():
+            if line.startswith('{"script"'):
+                entry = json.loads(line)
+                seen[entry['script']] = entry
+    assert sorted(seen) == PYTHON_COMMANDS
+    for command, entry in seen.items():
+        err = entry['stderr']
+        assert entry['status'] == 2, f'{command}: {entry["status"]}\n{err[-2000:]}'
         assert 'usage:' in err and 'error:' in err, command  # argparse's own report
         assert 'Traceback' not in err, command
 
@@ -116,64 +149,47 @@ def test_importers_as_commands(tmp_path):
     assert not (tmp_path / 'out.pth').exists()
 
 
-def test_setup_env_second_run_does_nothing():
-    proc = run(['bash', 'tools/setup_env.sh'], timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert 'stack already installed' in proc.stderr and 'ready:' in proc.stderr
-    assert 'installing' not in proc.stderr and 'building' not in proc.stderr
-
-
 def test_run_tests_collects():
+    """The README's test command: its set-up step (tools/setup_env.sh) finds the stack installed
+    and installs nothing, then pytest collects."""
     proc = run(['bash', 'tools/run_tests.sh', '--collect-only', '-q',
                 'tests/test_bilinear_and_crop.py'], timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert 'stack already installed' in proc.stderr and 'ready:' in proc.stderr
+    assert 'installing' not in proc.stderr and 'building' not in proc.stderr
     assert 'tests collected' in proc.stdout
 
 
-def test_model_summary():
-    proc = run([sys.executable, 'tools/analysis_tools/model_summary.py'])
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    for name in ('fcn8s_vgg16_voc.py', 'fcn16s_vgg16_voc.py', 'fcn32s_vgg16_voc.py',
-                 'fcn8s_vgg16bn_voc.py'):
-        assert name in proc.stdout
-    assert proc.stdout.count('exact') == 5 and 'MISMATCH' not in proc.stdout
-    assert '134,489,759' in proc.stdout  # FCN-8s, as published
-
-
 def test_dataset_converters(tmp_path):
-    raw, out = tmp_path / 'raw', tmp_path / 'VOCdevkit'
-    made = run([sys.executable, 'tools/dataset_converters/make_demo_voc.py', '--out-dir', raw,
-                '--num-images', 8])
-    assert made.returncode == 0 and 'demo dataset written' in made.stdout, made.stderr
-    prepared = run([sys.executable, 'tools/dataset_converters/prepare_voc.py', '--voc',
-                    raw / 'VOCdevkit', '--sbd', raw / 'benchmark_RELEASE', '--out-dir', out,
-                    '--nproc', 1])
-    assert prepared.returncode == 0, prepared.stderr[-2000:]
-    assert (out / 'VOC2012/ImageSets/Segmentation/trainaug.txt').is_file()
+    """A missing input folder: exit 3 naming it (the demo test runs both converters on good input)."""
     bad = run([sys.executable, 'tools/dataset_converters/prepare_voc.py', '--voc',
-               tmp_path / 'missing', '--sbd', raw / 'benchmark_RELEASE', '--out-dir', out])
+               tmp_path / 'missing', '--sbd', tmp_path / 'sbd', '--out-dir', tmp_path / 'out'])
     assert bad.returncode == 3 and 'missing' in bad.stderr  # bad input, naming the path
+    assert not (tmp_path / 'out').exists()
 
 
 def test_benchmarks_at_tiny_sizes(host_python, narrow_fcn_config):
     """Every benchmark runs at tiny sizes and prints the CPU model beside its figures (three at a
-    time); the int8 one on a narrow-fc FCN-8s (its full-width export takes minutes)."""
+    time), all but the forward one (which compares with a plain full-width FCN-8s) on networks with
+    narrow fc6/fc7 (the README's figures are the full-width ones)."""
     from mmseg_fcn_voc.utils.machine import cpu_model
     cpu = cpu_model()
     analysis = 'tools/analysis_tools/'
     results = run_parallel({
-        'train': [sys.executable, analysis + 'benchmark_train.py', '--size', 32, 32, '--batch', 1,
-                  '--iters', 1, '--repeats', 1],
+        'train': [sys.executable, analysis + 'benchmark_train.py', '--config',
+                  narrow_fcn_config('configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py'),
+                  '--size', 32, 32, '--batch', 1, '--iters', 1, '--repeats', 1],
         'forward': [sys.executable, analysis + 'benchmark_forward.py', '--size', 32, 48,
-                    '--repeats', 1],
+                    '--repeats', 1],  # against a plain full-width FCN-8s
         'metric': [sys.executable, analysis + 'benchmark_metric.py', '--size', 64, 64,
                    '--num-images', 3, '--rounds', 1],
         'convert': [sys.executable, analysis + 'benchmark_convert.py', '--config',
-                    'configs/fcn8s_vgg16bn_voc.py', '--size', 64, 64, '--repeats', 1,
-                    '--skip-full'],
+                    narrow_fcn_config('configs/fcn8s_vgg16bn_voc.py'), '--size', 64, 64,
+                    '--repeats', 1, '--skip-full'],
         'deploy': [sys.executable, analysis + 'benchmark_deploy.py', '--config',
-                   'configs/fcn8s_vgg16_voc.py', '--num-images', 2, '--size', 40, 56,
-                   '--backend', 'onnxruntime', '--host-python', host_python],
+                   narrow_fcn_config('configs/fcn8s_vgg16_voc.py'), '--num-images', 2,
+                   '--size', 40, 56, '--backend', 'onnxruntime', '--host-python', host_python,
+                   '--gears', '48x64,64x48'],
         'int8': [sys.executable, analysis + 'benchmark_int8.py', '--config',
                  narrow_fcn_config('configs/fcn8s_vgg16_voc.py'), '--num-images', 2,
                  '--calibration-count', 2, '--size', 40, 56],
@@ -192,19 +208,31 @@ def test_benchmarks_at_tiny_sizes(host_python, narrow_fcn_config):
     assert 'ratio deployed / mmseg' in deploy and 'ratio exact / Pillow' in deploy
     # the deployed side ran in the host environment
     assert f'in {host_python} (torch absent)' in deploy
+    assert 'static gears [(48, 64), (64, 48)]' in deploy and 'ratio geared / dynamic' in deploy
     int8 = results['int8'].stdout
     for text in ('ratio int8 / float32', 'VNNI', 'random weights: not an accuracy figure'):
         assert text in int8, text
 
 
-def test_run_demo_tiny(tmp_path):
-    """The README's main command end to end, with 16 images and 2 training iterations."""
+def test_run_demo_tiny(tmp_path, narrow_fcn_config):
+    """The README's main command end to end, with 16 images and 2 training iterations of the demo
+    config with narrow fc6/fc7 (the full-width one is the README's run); its first stages are the
+    model summary (every FCN config with its published parameter count) and both dataset
+    converters."""
+    config = narrow_fcn_config('configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py')
     proc = run(['bash', 'tools/run_demo.sh', '--work-dir', tmp_path / 'demo', '--num-images', 16,
-                '--max-iters', 2, '--parity-size', 64, 64], timeout=1800)
+                '--max-iters', 2, '--parity-size', 64, 64, '--config', config], timeout=1800)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    for text in ('Demo finished', 'MindSpore parity', 'deployed = mim test'):
+    for text in ('Demo finished', 'MindSpore parity', 'deployed = mim test', 'demo dataset written'):
         assert text in proc.stdout, text
+    summary = proc.stdout.split('make_demo_voc.py')[0]  # tools/analysis_tools/model_summary.py
+    for name in ('fcn8s_vgg16_voc.py', 'fcn16s_vgg16_voc.py', 'fcn32s_vgg16_voc.py',
+                 'fcn8s_vgg16bn_voc.py'):
+        assert name in summary
+    assert summary.count('exact') == 5 and 'MISMATCH' not in summary, summary
+    assert '134,489,759' in summary  # FCN-8s, as published
     demo = tmp_path / 'demo'
+    assert (demo / 'VOCdevkit/VOC2012/ImageSets/Segmentation/trainaug.txt').is_file()
     for path in ('figures/confusion_matrix.png', 'mindspore/deploy.json', 'mindspore/parity.json',
                  'deployed/metrics.json'):
         assert (demo / path).is_file(), path

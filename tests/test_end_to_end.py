@@ -41,6 +41,18 @@ def _run(args, timeout=900, **kw):
     return proc.stdout + proc.stderr
 
 
+def _start(args):
+    """``args`` started in the background (its output captured); finish it with :func:`_wait`."""
+    return subprocess.Popen(args, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait(proc, timeout=900):
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, f'{proc.args}\n--- stdout\n{out[-4000:]}\n--- stderr\n{err[-4000:]}'
+    return out + err
+
+
 def _test_metrics(work_dir):
     """The metrics dict mmengine's LoggerHook dumps after `test` (work_dir/<stamp>/<stamp>.json)."""
     logs = sorted(glob.glob(osp.join(work_dir, '*', '*.json')), key=osp.getmtime)
@@ -56,19 +68,29 @@ def config(narrow_fcn_config):
 
 
 @pytest.fixture(scope='module')
-def trained(config, demo_voc, demo_cfg, tmp_path_factory):
-    """`mim train` 2 iterations of the demo config: (work_dir, checkpoint)."""
+def trained(config, demo_voc, demo_cfg, tmp_path_factory, port_factory):
+    """`mim train ... --launcher pytorch --gpus 2`, 2 iterations of the demo config on two gloo
+    ranks: (work_dir, checkpoint, output). The tests of mim test and inference use its
+    checkpoint."""
     work_dir = str(tmp_path_factory.mktemp('train'))
-    _run([MIM, 'train', 'mmseg', config, '--work-dir', work_dir, '--cfg-options',
-          *demo_cfg(demo_voc, work_dir, max_iters=2)])
+    out = _run([MIM, 'train', 'mmseg', config, '--launcher', 'pytorch', '--gpus', '2',
+                '--port', str(port_factory()), '--work-dir', work_dir, '--cfg-options',
+                *demo_cfg(demo_voc, work_dir, max_iters=2)])
     ckpt = osp.join(work_dir, 'iter_2.pth')
     assert osp.isfile(ckpt)
-    yield work_dir, ckpt
+    yield work_dir, ckpt, out
     shutil.rmtree(work_dir, ignore_errors=True)
 
 
+def test_mim_train_distributed_on_cpu(trained):
+    """`mim train ... --launcher pytorch --gpus 2` runs two gloo ranks on CPU."""
+    _, _, out = trained
+    # mmengine's environment report: two ranks really ran ("GPU number" is its world size)
+    assert 'Distributed training: True' in out and 'GPU number: 2' in out
+
+
 def test_mim_test_prints_four_metrics_and_table(config, trained, demo_voc, demo_cfg, tmp_path):
-    _, ckpt = trained
+    _, ckpt, _ = trained
     out = _run([MIM, 'test', 'mmseg', config, '--checkpoint', ckpt, '--work-dir', str(tmp_path),
                 '--cfg-options', *demo_cfg(demo_voc, str(tmp_path))])
     for key in ('aAcc', 'mAcc', 'mIoU', 'fwIoU'):
@@ -93,16 +115,20 @@ def test_two_process_evaluation_counts_every_image_once(config, demo_voc, demo_s
         demo_voc, 'VOC2012/SegmentationClass', f'{i}.png'))) != 255).sum()) for i in ids)
     import mmseg
     test_py = osp.join(osp.dirname(mmseg.__file__), '.mim', 'tools', 'test.py')
-    runs = {}
+    procs = {}
     for name, launch in (('one', [sys.executable, test_py]),
                          ('two', [sys.executable, '-m', 'torch.distributed.run',
                                   '--nproc_per_node=2', f'--master_port={port}', test_py])):
         work = str(tmp_path / name)
         extra = [f'test_dataloader.dataset.ann_file={ann_file}',
                  f'test_evaluator.output_dir={work}/cm']
-        _run(launch + [config, ckpt, '--work-dir', work]
-             + (['--launcher', 'pytorch'] if name == 'two' else [])
-             + ['--cfg-options', *demo_cfg(demo_voc, work, extra=extra)])
+        procs[name] = _start(launch + [config, ckpt, '--work-dir', work]  # both at once
+                             + (['--launcher', 'pytorch'] if name == 'two' else [])
+                             + ['--cfg-options', *demo_cfg(demo_voc, work, extra=extra)])
+    runs = {}
+    for name, proc in procs.items():
+        _wait(proc)
+        work = str(tmp_path / name)
         runs[name] = (_test_metrics(work), np.load(osp.join(work, 'cm', 'confusion_matrix.npy')))
     (m1, h1), (m2, h2) = runs['one'], runs['two']
     assert int(h1.sum()) == labelled and int(h2.sum()) == labelled
@@ -110,17 +136,6 @@ def test_two_process_evaluation_counts_every_image_once(config, demo_voc, demo_s
     assert len(np.unique(h1.argmax(1))) > 1  # not a constant prediction
     for key in ('aAcc', 'mAcc', 'mIoU', 'fwIoU'):
         assert m2[key] == pytest.approx(m1[key], abs=1e-9), key
-
-
-def test_mim_train_distributed_on_cpu(config, demo_voc, demo_cfg, tmp_path, port):
-    """`mim train ... --launcher pytorch --gpus 2` runs two gloo ranks on CPU."""
-    work_dir = str(tmp_path)
-    out = _run([MIM, 'train', 'mmseg', config, '--launcher', 'pytorch', '--gpus', '2',
-                '--port', str(port), '--work-dir', work_dir, '--cfg-options',
-                *demo_cfg(demo_voc, work_dir, max_iters=2)])
-    # mmengine's environment report: two ranks really ran ("GPU number" is its world size)
-    assert 'Distributed training: True' in out and 'GPU number: 2' in out
-    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
 
 
 def _losses(work_dir):
@@ -150,10 +165,7 @@ def test_sigkill_then_resume_continues_where_it_stopped(config, demo_voc, demo_c
         return [MIM, 'train', 'mmseg', config, '--work-dir', work, '--cfg-options',
                 *demo_cfg(demo_voc, work, max_iters=4, extra=extra)]
 
-    _run(args(ref_dir))
-    reference = _losses(ref_dir)
-    assert sorted(reference) == [1, 2, 3, 4]
-
+    ref = _start(args(ref_dir))  # the uninterrupted run, beside the one that is killed
     proc = subprocess.Popen(args(work_dir), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     marker = osp.join(work_dir, 'last_checkpoint')  # written after a checkpoint is complete
@@ -163,6 +175,9 @@ def test_sigkill_then_resume_continues_where_it_stopped(config, demo_voc, demo_c
     assert proc.poll() is None, 'training ended before it could be killed'
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    _wait(ref)
+    reference = _losses(ref_dir)
+    assert sorted(reference) == [1, 2, 3, 4]
     assert not osp.isfile(osp.join(work_dir, 'iter_4.pth'))
     last = open(marker).read().strip()
     resumed_at = torch.load(last, map_location='cpu')['meta']['iter']
@@ -185,7 +200,7 @@ def test_sigkill_then_resume_continues_where_it_stopped(config, demo_voc, demo_c
 
 def test_inference_apis_and_infer_tool(config, trained, demo_voc, tmp_path):
     from mmseg.apis import MMSegInferencer, inference_model, init_model
-    _, ckpt = trained
+    _, ckpt, _ = trained
     img_dir = osp.join(demo_voc, 'VOC2012', 'JPEGImages')
     with open(osp.join(demo_voc, 'VOC2012', 'ImageSets', 'Segmentation', 'val.txt')) as f:
         images = [osp.join(img_dir, f'{i}.jpg') for i in f.read().split()[:3]]

@@ -142,6 +142,7 @@ def test_the_plan_is_measured_and_never_keeps_a_transposed_convolution():
     report = precision_report(net, inputs, threshold=1.0, num_classes=4, log=lambda s: None)
     assert set(report) == {'fp32', 'force_fp16', 'allow_fp32_to_fp16', 'plan'}
     assert report['fp32']['argmax_agreement_worst'] == 1.0
+    assert all(report[m]['seconds_per_image'] > 0 for m in report)  # each mode's forward timed
     assert report['force_fp16']['argmax_agreement_worst'] < 1.0  # float16 flips pixels here
     plan = report['plan']
     assert plan['fp16_only'] == ['up'] and 'up' not in plan['keep_fp32']
@@ -195,17 +196,17 @@ def test_the_mindspore_runtime_sets_the_planned_precision_on_ascend():
 def test_the_printed_precision_table():
     from mmseg_fcn_voc.conversion.precision_plan import precision_table
 
-    def entry(mean, worst, miou, layers):
+    def entry(mean, worst, miou, layers, seconds=0.5):
         return {'argmax_agreement_mean': mean, 'argmax_agreement_worst': worst, 'mIoU': miou,
-                'layers': layers}
+                'layers': layers, 'seconds_per_image': seconds}
     layers = {'a': {'kind': 'cube', 'max_abs': 70000.0, 'overflows': 3},
               'b': {'kind': 'vector', 'max_abs': 2.5, 'overflows': 1}}
     table = precision_table({'fp32': entry(1.0, 1.0, None, {}),
-                             'force_fp16': entry(0.99, 0.95, 61.25, layers),
+                             'force_fp16': entry(0.99, 0.95, 61.25, layers, 1.5),
                              'allow_fp32_to_fp16': entry(0.995, 0.975, 61.5, layers),
                              'plan': entry(0.9995, 0.999, 61.75, layers)})
     rows = {line.split('|')[1].strip(): [c.strip() for c in line.split('|')[2:-1]]
             for line in table.splitlines() if line.startswith('| ') and 'mode' not in line}
-    assert rows['fp32'] == ['100.000', '100.000', '-', '0', '0']
-    assert rows['force_fp16'] == ['99.000', '95.000', '61.25', '4', '7e+04']
+    assert rows['fp32'] == ['100.000', '100.000', '-', '0', '0', '1.00']
+    assert rows['force_fp16'] == ['99.000', '95.000', '61.25', '4', '7e+04', '3.00']
     assert rows['plan'][:3] == ['99.950', '99.900', '61.75']

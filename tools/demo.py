@@ -2,7 +2,7 @@
 """The main job: the whole workflow on a generated VOC-format dataset, on CPU, in minutes.
 
     python tools/demo.py [--work-dir demo_run] [--num-images 100] [--seed 0] [--max-iters N]
-        [--skip-convert]
+        [--skip-convert] [--config CONFIG]
 
 Each stage runs the command a user would type, and prints it first:
 
@@ -69,6 +69,9 @@ def main(argv=None) -> int:
     parser.add_argument('--max-iters', type=int, default=None,
                         help='override the config\'s 300 training iterations')
     parser.add_argument('--skip-convert', action='store_true')
+    parser.add_argument('--config', default=CONFIG,
+                        help='the config trained, tested and deployed (default %(default)s); one '
+                        'that trains on the demo data (its data_root is set to the generated set)')
     parser.add_argument('--host-python', default=None,
                         help='interpreter of the deployment step (default: .venv-host/bin/python '
                         'when it exists, else this one)')
@@ -98,13 +101,13 @@ def main(argv=None) -> int:
                        f'default_hooks.checkpoint.interval={args.max_iters}',
                        f'param_scheduler.0.end={warmup}', f'param_scheduler.1.begin={warmup}',
                        f'param_scheduler.1.end={max(args.max_iters, warmup + 1)}']
-    run([mim, 'train', 'mmseg', CONFIG, '--work-dir', train_dir, '--cfg-options', *train_opts])
+    run([mim, 'train', 'mmseg', args.config, '--work-dir', train_dir, '--cfg-options', *train_opts])
     with open(osp.join(train_dir, 'last_checkpoint')) as f:
         checkpoint = f.read().strip()
     write_sha256_sidecar(checkpoint)  # as mmseg's publish_model would: verified on every load
 
     test_dir, figures = osp.join(work, 'test'), osp.join(work, 'figures')
-    run([mim, 'test', 'mmseg', CONFIG, '--checkpoint', checkpoint, '--work-dir', test_dir,
+    run([mim, 'test', 'mmseg', args.config, '--checkpoint', checkpoint, '--work-dir', test_dir,
          '--cfg-options', *data_options(data_root), f'test_evaluator.output_dir={figures}'])
     metrics = latest_json(test_dir)
 
@@ -117,14 +120,14 @@ def main(argv=None) -> int:
             if not osp.exists(dst):
                 os.link(osp.join(data_root, 'VOC2012', 'JPEGImages', f'{image_id}.jpg'), dst)
     overlays = osp.join(work, 'overlays')
-    run([py, 'tools/infer.py', CONFIG, checkpoint, val_images, '--out-dir', overlays, '--gt-dir',
+    run([py, 'tools/infer.py', args.config, checkpoint, val_images, '--out-dir', overlays, '--gt-dir',
          osp.join(data_root, 'VOC2012', 'SegmentationClass')])
 
     parity = deployed = None
     labels = osp.join(data_root, 'VOC2012', 'SegmentationClass')
     if not args.skip_convert:
         ms_dir = osp.join(work, 'mindspore')
-        run([py, 'converters/to_mindspore.py', CONFIG, checkpoint, '--out-dir', ms_dir,
+        run([py, 'converters/to_mindspore.py', args.config, checkpoint, '--out-dir', ms_dir,
              '--parity-size', *args.parity_size, '--images', val_images, '--labels', labels])
         with open(osp.join(ms_dir, 'parity.json')) as f:
             parity = json.load(f)

@@ -6,7 +6,8 @@ On each image (preprocessed as for testing) the model runs in float32 and under 
 of :mod:`.npu_precision`; a mode's **argmax agreement** is the fraction of pixels whose class
 equals float32's (``mean`` over images and ``worst`` image), its **mIoU** the paper's mean IU
 against the labels when given, and ``layers`` each rounded layer's largest absolute output and
-float16 overflows.
+float16 overflows, ``seconds_per_image`` the emulated forward's time per image (the table shows it
+as a ratio to ``fp32``'s: what the emulation costs, not what the NPU would take).
 
 The **plan** is measured, not guessed: starting from ``force_fp16`` (ATC's default), each candidate
 layer's sensitivity is the worst-image agreement when it alone computes in float32; layers are
@@ -14,6 +15,7 @@ added in order of sensitivity until the worst image reaches the threshold (or th
 out). Transposed convolutions are no candidates: ATC's ONNX ``ConvTranspose`` takes float16 only,
 so the plan is measured with them in float16.
 """
+import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -43,7 +45,9 @@ def evaluate_mode(model: nn.Module, inputs: Sequence[torch.Tensor], reference: L
     class maps), mIoU with ``labels`` (the top-left crop of each prediction, at the label's size),
     and per-layer statistics."""
     stats = ActivationStats()
+    start = time.perf_counter()
     preds = _predictions(model, inputs, mode, keep_fp32, stats)
+    seconds = (time.perf_counter() - start) / max(len(inputs), 1)
     agreement = [float((p == r).mean()) for p, r in zip(preds, reference)]
     miou = None
     if labels is not None:
@@ -52,7 +56,7 @@ def evaluate_mode(model: nn.Module, inputs: Sequence[torch.Tensor], reference: L
         miou = 100.0 * scores_from_confusion(hist).mean_iou
     return {'argmax_agreement_mean': float(np.mean(agreement)),
             'argmax_agreement_worst': float(np.min(agreement)),
-            'mIoU': miou, 'layers': stats.as_dict()}
+            'mIoU': miou, 'layers': stats.as_dict(), 'seconds_per_image': seconds}
 
 
 def plan_candidates(model: nn.Module) -> List[str]:
@@ -104,8 +108,9 @@ def precision_report(model: nn.Module, inputs: Sequence[torch.Tensor],
 
 def precision_table(report: Dict) -> str:
     """The report's modes as a text table: agreement with float32 (mean, worst image), mean IU,
-    the most overflowing layer's count and the largest activation."""
+    the float16 overflows, the largest activation, and the time per image as a ratio to float32's."""
     rows = []
+    base = report['fp32'].get('seconds_per_image')
     for mode in REPORT_MODES:
         entry = report[mode]
         layers = entry.get('layers') or {}
@@ -114,9 +119,10 @@ def precision_table(report: Dict) -> str:
         rows.append([mode, f'{100 * entry["argmax_agreement_mean"]:.3f}',
                      f'{100 * entry["argmax_agreement_worst"]:.3f}',
                      '-' if entry.get('mIoU') is None else f'{entry["mIoU"]:.2f}',
-                     str(overflows), f'{largest:.4g}'])
+                     str(overflows), f'{largest:.4g}',
+                     f'{entry["seconds_per_image"] / base:.2f}' if base else '-'])
     return text_table(['mode', 'agree mean %', 'agree worst %', 'mIoU', 'fp16 overflows',
-                       'max |activation|'], rows)
+                       'max |activation|', 'time x fp32'], rows)
 
 
 def onnx_node_names(onnx_model, module_names: Sequence[str]) -> Dict[str, List[str]]:

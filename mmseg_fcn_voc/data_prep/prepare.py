@@ -454,9 +454,9 @@ class VOCPreparation:
         return _finish(self.options, counts, report, self.log)
 
     def clean_temporaries(self) -> str:
-        """Remove what an interrupted run left under temporary names."""
+        """Remove what an interrupted run left under temporary names (creates nothing: a run
+        whose sources are missing leaves no output folder behind)."""
         out_dir = self.options.out_dir
-        os.makedirs(out_dir, exist_ok=True)
         removed = sum(remove_stale_temporaries(osp.join(self.voc_out, sub))
                       for sub in (IMAGE_DIR, VOC_LABEL_DIR, SBD_LABEL_DIR, AUG_LABEL_DIR,
                                   SPLIT_DIR))

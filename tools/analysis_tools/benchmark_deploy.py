@@ -3,6 +3,7 @@
 
     python tools/analysis_tools/benchmark_deploy.py [--config configs/fcn8s_vgg16_voc.py]
         [--num-images 20] [--backend mindspore|onnxruntime] [--host-python PYTHON]
+        [--gears HxW[,HxW...]|voc]
 
 Converts a random-weight checkpoint of the config (``to_mindspore`` / ``to_onnx --dynamic``, one
 model for every size), writes ``--num-images`` JPEGs of VOC-like sizes (about 500x375, each a little
@@ -19,6 +20,11 @@ multiply-adds at ``--size`` with mmengine's ``FlopAnalyzer`` as 2 FLOP each): co
 CPU's peak to see whether a backend is limited by its kernels' vector width. MindSpore 2.10's CPU
 convolutions run at AVX2 on every x86 CPU (its oneDNN's AVX-512 path is a reference kernel, see
 ``fcn_voc_core.mindspore_cpu``), torch's at AVX-512 where the CPU has it.
+
+With ``--gears`` (onnxruntime) the same checkpoint is also exported with static gears
+(``to_onnx --gears``) and timed over the same images: images per second of the geared folder
+against the dynamic one (each image padded to its gear, as on Ascend) and both folders' pixel
+agreement with mmseg.
 
 The cost of decoding images exactly as mmcv does (OpenCV, after a whole-file Pillow check) is shown
 against Pillow decoding (what the runtime did before), per image and on the deployed rate.
@@ -113,7 +119,11 @@ def main(argv=None):
                         help='image size, each image a little smaller (default 375 500)')
     parser.add_argument('--host-python', default=sys.executable,
                         help='interpreter that runs the deployed model (default: this one)')
+    parser.add_argument('--gears', default=None, metavar='HxW[,HxW...]|voc',
+                        help='also time a static-gears export (onnxruntime) against the dynamic one')
     args = parser.parse_args(argv)
+    if args.gears and args.backend != 'onnxruntime':
+        parser.error('--gears exports ONNX: use it with --backend onnxruntime')
     from mmseg.apis import inference_model, init_model
 
     from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
@@ -131,6 +141,10 @@ def main(argv=None):
             from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter as Exporter
         Exporter(Exporter.options_class(args.config, ckpt, deploy, parity_size=(64, 64)),
                  log=lambda s: None).run()
+        geared = osp.join(work, 'geared')
+        if args.gears:
+            Exporter(Exporter.options_class(args.config, ckpt, geared, gears=args.gears),
+                     log=lambda s: None).run()
         images = write_bench_images(work, args.num_images, tuple(args.size))
 
         model = init_model(args.config, ckpt, device='cpu')
@@ -142,8 +156,15 @@ def main(argv=None):
 
         t_deploy, deployed, host = time_deployed(args.host_python, deploy, args.backend, images,
                                                  osp.join(work, 'deployed.npz'))
+        if args.gears:
+            with open(osp.join(geared, 'deploy.json')) as f:
+                gear_sizes = [tuple(g['size']) for g in json.load(f)['gears']]
+            t_geared, geared_preds, _ = time_deployed(args.host_python, geared, args.backend,
+                                                      images, osp.join(work, 'geared.npz'))
 
-    agree = sum(int((a == b).sum()) for a, b in zip(deployed, reference))
+    def agreement(preds):
+        return 100 * sum(int((a == b).sum()) for a, b in zip(preds, reference)) / total
+
     total = sum(a.size for a in reference)
     mmseg_rate, deploy_rate = len(images) / t_mmseg, len(images) / t_deploy
     print(f'  network: {gflop:.0f} GFLOP per {args.size[1]}x{args.size[0]} image')
@@ -153,7 +174,12 @@ def main(argv=None):
           f'~{gflop * deploy_rate:.0f} GFLOP/s; {args.backend} {host["backend_version"]} in '
           f'{host["python"]} (torch {"installed" if host["torch_installed"] else "absent"})')
     print(f'  ratio deployed / mmseg = {deploy_rate / mmseg_rate:.2f}  (target >= 0.8); '
-          f'pixel agreement {100 * agree / total:.4f}%')
+          f'pixel agreement {agreement(deployed):.4f}%')
+    if args.gears:
+        geared_rate = len(images) / t_geared
+        print(f'  static gears {gear_sizes}: {geared_rate:6.3f} images/s ({t_geared:.1f} s); '
+              f'ratio geared / dynamic = {geared_rate / deploy_rate:.2f}; pixel agreement with '
+              f'mmseg {agreement(geared_preds):.4f}%')
     pillow_rate = len(images) / host['seconds_pillow']
     print(f'  decoding per image: exact (OpenCV, as mmcv) {1000 * host["decode"]["exact"]:.1f} ms, '
           f'Pillow (the former runtime) {1000 * host["decode"]["pillow"]:.1f} ms; deployed with '

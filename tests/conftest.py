@@ -121,6 +121,30 @@ def fcn_config_file(tmp_path_factory):
 NARROW_FC = 64
 
 
+def narrow_fc_overrides(model) -> dict:
+    """The ``model`` overrides that make an FCNVGG model config's fc6/fc7 :data:`NARROW_FC` wide
+    (the head's ``in_channels`` follow); ``{}`` for other backbones."""
+    if model.get('backbone', {}).get('type') != 'FCNVGG':
+        return {}
+    in_channels = model.decode_head.in_channels
+    wide = model.backbone.get('fc_channels', 4096)
+    if isinstance(in_channels, int):
+        in_channels = NARROW_FC if in_channels == wide else in_channels
+    else:
+        in_channels = [NARROW_FC if c == wide else c for c in in_channels]
+    return dict(backbone=dict(fc_channels=NARROW_FC), decode_head=dict(in_channels=in_channels))
+
+
+@pytest.fixture(scope='session')
+def narrow_fc():
+    """``narrow_fc(cfg.model)`` narrows a loaded config's fc6/fc7 in place (see
+    :func:`narrow_fc_overrides`)."""
+    def _narrow(model):
+        for part, overrides in narrow_fc_overrides(model).items():
+            model[part].update(overrides)
+    return _narrow
+
+
 @pytest.fixture(scope='session')
 def narrow_fcn_config(fcn_config_file):
     """``narrow_fcn_config('configs/x.py')`` -> a config that inherits that one with fc6 and fc7
@@ -128,20 +152,13 @@ def narrow_fcn_config(fcn_config_file):
 
     Every component, geometry, crop and skip stays; what goes is fc6's 103M parameters: the
     checkpoints, converted models and training states of end-to-end tests shrink from 0.5-1.6 GB
-    to tens of MB. The full-width networks are run by the demo, the converters' own tests and
-    the benchmarks."""
+    to tens of MB. The full-width networks are built by the model summary (in the demo test)
+    and converted by the converters' own tests; the README's demo and benchmarks run them."""
     from mmengine.config import Config
 
     def _make(config):
         model = Config.fromfile(osp.join(REPO_ROOT, config)).model
-        in_channels = model.decode_head.in_channels
-        wide = model.backbone.get('fc_channels', 4096)
-        if isinstance(in_channels, int):
-            in_channels = NARROW_FC if in_channels == wide else in_channels
-        else:
-            in_channels = [NARROW_FC if c == wide else c for c in in_channels]
-        return fcn_config_file(config, backbone=dict(fc_channels=NARROW_FC),
-                               decode_head=dict(in_channels=in_channels))
+        return fcn_config_file(config, **narrow_fc_overrides(model))
 
     return _make
 

@@ -8,7 +8,7 @@ the torch model run in this test.
 
 The networks are the configs' with narrow fc6/fc7 (conftest's ``narrow_fcn_config``: every
 layer kind, geometry and crop, without 0.5 GB model files); the full-width conversions are run by
-the demo (MindSpore) and test_converters_torch.py (ONNX, Caffe geometry).
+test_converters_mindspore.py and test_converters_torch.py (ONNX, Caffe geometry).
 
 Slow: conversions of VGG-16 FCNs and MindSpore/onnxruntime inference on CPU.
 """
@@ -52,6 +52,20 @@ def _run(args, env=None, timeout=1200):
     return proc.stdout + proc.stderr
 
 
+def _run_all(commands, env=None, timeout=1200):
+    """Run every command of ``commands`` at once (their imports overlap each other's compute on 2
+    cores); each must exit 0."""
+    procs = [subprocess.Popen([str(a) for a in args], cwd=REPO, env=env or _env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in commands]
+    outputs = []
+    for args, proc in zip(commands, procs):
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, f'{args}\n{out[-3000:]}\n{err[-3000:]}'
+        outputs.append(out + err)
+    return outputs
+
+
 def _data_options(data_root, split):
     return [f'{k}.dataset.data_root={data_root}'
             for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')] + [
@@ -63,7 +77,8 @@ def _data_options(data_root, split):
 def case(request, demo_voc, demo_split, random_fcn_checkpoint, narrow_fcn_config,
          tmp_path_factory):
     """A random-weight checkpoint of the case's (narrow) config, scored by ``mim test`` on the
-    demo val."""
+    demo val, and converted by ``to_mindspore.py`` (dynamic MINDIR) and ``to_onnx.py --dynamic``
+    (the three commands at once)."""
     geometry = request.param
     config = narrow_fcn_config(CASES[geometry])
     ckpt = random_fcn_checkpoint(config, seed=3)
@@ -76,8 +91,12 @@ def case(request, demo_voc, demo_split, random_fcn_checkpoint, narrow_fcn_config
         os.link(osp.join(voc, 'JPEGImages', f'{i}.jpg'), images / f'{i}.jpg')
     sizes = {Image.open(images / f'{i}.jpg').size for i in ids}
     assert len(sizes) >= 5 and any(w % 2 for w, _ in sizes)  # many sizes, odd ones too
-    _run([MIM, 'test', 'mmseg', config, '--checkpoint', ckpt, '--work-dir', work / 'test',
-          '--cfg-options', *_data_options(demo_voc, split)])
+    _run_all([[MIM, 'test', 'mmseg', config, '--checkpoint', ckpt, '--work-dir', work / 'test',
+               '--cfg-options', *_data_options(demo_voc, split)],
+              [sys.executable, 'converters/to_mindspore.py', config, ckpt, '--out-dir',
+               work / 'mindspore', '--parity-size', '256', '256'],
+              [sys.executable, 'converters/to_onnx.py', config, ckpt, '--out-dir', work / 'onnx',
+               '--dynamic', '--parity-size', '256', '256']])
     logs = sorted(glob.glob(str(work / 'test' / '*' / '*.json')))
     mim_metrics = json.loads(open(logs[-1]).read().strip().splitlines()[-1])
     return dict(geometry=geometry, config=config, ckpt=ckpt, ids=ids, images=str(images),
@@ -131,10 +150,7 @@ def _assert_parity(out, ref):
 @pytest.fixture(scope='module')
 def mindspore_deploy_dir(case):
     """``to_mindspore.py``'s deploy folder for the case (dynamic MINDIR)."""
-    deploy_dir = case['work'] / 'mindspore'
-    _run([sys.executable, 'converters/to_mindspore.py', case['config'], case['ckpt'], '--out-dir',
-          deploy_dir, '--parity-size', '256', '256'])
-    return deploy_dir
+    return case['work'] / 'mindspore'
 
 
 def test_mindspore_deployment(case, mindspore_deploy_dir, mmseg_predictions, tmp_path, host_env):
@@ -172,10 +188,7 @@ def test_mindspore_deployment(case, mindspore_deploy_dir, mmseg_predictions, tmp
 @pytest.fixture(scope='module')
 def onnx_deploy_dir(case):
     """``to_onnx.py --dynamic``'s deploy folder for the case."""
-    deploy_dir = case['work'] / 'onnx'
-    _run([sys.executable, 'converters/to_onnx.py', case['config'], case['ckpt'], '--out-dir',
-          deploy_dir, '--dynamic', '--parity-size', '256', '256'])
-    return deploy_dir
+    return case['work'] / 'onnx'
 
 
 def test_onnx_deployment(case, onnx_deploy_dir, mmseg_predictions, tmp_path, host_env):
@@ -214,11 +227,11 @@ def test_a_real_host_environment_runs_the_deployed_models(case, mindspore_deploy
     assert all(installed[4:]), f'{host_python}: the runtime is not installed there'  # setup_env
     import mindspore
     assert version != mindspore.__version__  # the MINDIR crosses MindSpore versions
-    for backend, deploy_dir in (('mindspore', mindspore_deploy_dir),
-                                ('onnxruntime', onnx_deploy_dir)):
-        out = tmp_path / backend
-        log = _run([host_python, 'converters/infer_deployed.py', deploy_dir, case['images'],
-                    '--out-dir', out, '--labels', case['labels'], '--backend', backend],
-                   env=_env(PYTHONPATH=REPO))
+    backends = {'mindspore': mindspore_deploy_dir, 'onnxruntime': onnx_deploy_dir}
+    logs = _run_all([[host_python, 'converters/infer_deployed.py', deploy_dir, case['images'],
+                      '--out-dir', tmp_path / backend, '--labels', case['labels'], '--backend',
+                      backend] for backend, deploy_dir in backends.items()],
+                    env=_env(PYTHONPATH=REPO))
+    for backend, log in zip(backends, logs):
         assert 'mIoU' in log, backend
-        _assert_deployed_equals_mmseg(case, mmseg_predictions, str(out))
+        _assert_deployed_equals_mmseg(case, mmseg_predictions, str(tmp_path / backend))

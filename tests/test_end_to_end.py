@@ -3,7 +3,7 @@
 
 The network is the demo config's FCN-8s with narrow fc6/fc7 (conftest's ``narrow_fcn_config``):
 every component and the whole VGG-16 conv stack, without 1.6 GB training checkpoints. The README
-demo (test_command_lines.py::test_run_demo_tiny) trains the full-width one.
+demo trains the full-width one (its test, like these, the narrow one).
 
 Slow: each test starts real training/testing processes (VGG-16 FCN-8s, tiny data, CPU).
 """

@@ -58,8 +58,13 @@ else
   pipi --no-deps "openmim==0.3.9"
   pipi click colorama model-index "pandas>=2,<3" requests rich tabulate
   pipi "mindspore==2.10.0" "onnx>=1.16,<1.24" "onnxruntime>=1.18" "numpy>=1.24,<2"
-  pipi scipy pytest pytest-timeout
+  pipi scipy pytest pytest-timeout "pytest-xdist>=3.5,<4"
   touch "$STAMP"
+fi
+# the test runner's workers (tools/run_tests.sh), added after the stack's first release
+if ! "$VPY" -c "import xdist" 2>/dev/null; then
+  log "installing pytest-xdist"
+  pipi "pytest-xdist>=3.5,<4"
 fi
 
 # The package itself, editable; dependencies are already satisfied above (no resolver surprises).

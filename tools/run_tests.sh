@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The README's test command: set up the stack (idempotent), then run the whole test suite.
 #   bash tools/run_tests.sh [pytest args...]
-# Two pytest-xdist workers, a test file each at a time (a file's fixtures are built once), one
-# compute thread each (two 2-thread processes on 2 cores would oversubscribe them): most tests
-# start subprocesses whose imports and file writes overlap the other worker's compute.
-# FCN_TEST_WORKERS=0 runs in one process (with torch's default threads).
+# Two pytest-xdist workers, a test file each at a time (a file's fixtures are built once): most
+# tests start subprocesses whose imports and file writes overlap the other worker's compute.
+# torch keeps its default threads (on 2 cores, two 2-thread convolution loops took ~12% longer than
+# two 1-thread ones, but a 1-thread worker left alone at the end runs at half speed).
+# FCN_TEST_WORKERS=0 runs in one process.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
@@ -18,6 +19,5 @@ WORKERS="${FCN_TEST_WORKERS:-2}"
 XDIST=()
 if [ "$WORKERS" != 0 ]; then
   XDIST=(-n "$WORKERS" --dist loadfile)
-  export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 fi
 exec "$ROOT/.venv/bin/python" -m pytest tests -p no:cacheprovider --durations=15 "${XDIST[@]}" "$@"

@@ -101,8 +101,12 @@ def time_deployed(python, deploy, backend, images, out):
 
 
 def gflop_per_image(model, size) -> float:
-    """FLOP (2 per multiply-add) of one forward of ``model`` at ``size`` (H, W), in GFLOP."""
+    """FLOP (2 per multiply-add) of one forward of ``model`` on an image of ``size`` (H, W), in
+    GFLOP: at the network input's size, after the test-time padding of its data preprocessor."""
     from mmengine.analysis import FlopAnalyzer
+    pre = model.data_preprocessor
+    divisor = (getattr(pre, 'test_cfg', None) or {}).get('size_divisor') or pre.size_divisor or 1
+    size = tuple(-(-s // divisor) * divisor for s in size)
     with torch.no_grad():
         analyzer = FlopAnalyzer(model, (torch.zeros(1, 3, *size), ))
         analyzer.unsupported_ops_warnings(False)

@@ -100,13 +100,14 @@ def time_deployed(python, deploy, backend, images, out):
     return info['seconds'], preds, info
 
 
-def gflop_per_image(model, size) -> float:
+def gflop_per_image(model, size, deploy) -> float:
     """FLOP (2 per multiply-add) of one forward of ``model`` on an image of ``size`` (H, W), in
-    GFLOP: at the network input's size, after the test-time padding of its data preprocessor."""
+    GFLOP: at the network input's size, as the runtime pads it for the ``deploy`` folder."""
     from mmengine.analysis import FlopAnalyzer
-    pre = model.data_preprocessor
-    divisor = (getattr(pre, 'test_cfg', None) or {}).get('size_divisor') or pre.size_divisor or 1
-    size = tuple(-(-s // divisor) * divisor for s in size)
+
+    from fcn_voc_runtime.deploy import load_deploy_dir
+    from fcn_voc_runtime.preprocess import input_sizes
+    _, size = input_sizes(*size, load_deploy_dir(deploy, verify_hash=False))
     with torch.no_grad():
         analyzer = FlopAnalyzer(model, (torch.zeros(1, 3, *size), ))
         analyzer.unsupported_ops_warnings(False)
@@ -152,7 +153,7 @@ def main(argv=None):
         images = write_bench_images(work, args.num_images, tuple(args.size))
 
         model = init_model(args.config, ckpt, device='cpu')
-        gflop = gflop_per_image(model, tuple(args.size))
+        gflop = gflop_per_image(model, tuple(args.size), deploy)
         inference_model(model, images[0])  # warm-up
         t0 = time.perf_counter()
         reference = [inference_model(model, p).pred_sem_seg.data[0].numpy() for p in images]

@@ -32,11 +32,18 @@ if os.environ.get('FCN_SKIP_BACKEND_TESTS') == '1':  # explicit opt-out only
                 allow_module_level=True)
 
 #: The demo's BN network ('same' geometry, padded to 32) and the paper's Caffe FCN-8s (pad 100,
-#: ceil pooling, crops; native size).
+#: ceil pooling, crops; native size), both narrowed; a mixing config as users train it
+#: (ResNetV1c-50 with FCN8sHead, 'same' geometry), converted through the translated graph. (The
+#: neck config's translation is checked by test_translate.py on a narrowed ResNet.)
 CASES = {
     'same': 'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py',
     'caffe': 'configs/fcn8s_vgg16_voc.py',
+    'r50-fcn8s': 'configs/fcn8s-head_r50-d8_4xb4-40k_voc12aug-512x512.py',
 }
+#: Cases whose network takes multiples of 32 only.
+DIVISOR_32 = ('same', 'r50-fcn8s')
+#: Cases that are not FCN/VGG networks (MindSpore: the translated cell).
+MIXING = ('r50-fcn8s', 'r50-neck')
 
 
 def _env(**extra):
@@ -80,7 +87,7 @@ def case(request, demo_voc, demo_split, random_fcn_checkpoint, narrow_fcn_config
     demo val, and converted by ``to_mindspore.py`` (dynamic MINDIR) and ``to_onnx.py --dynamic``
     (the three commands at once)."""
     geometry = request.param
-    config = narrow_fcn_config(CASES[geometry])
+    config = CASES[geometry] if geometry in MIXING else narrow_fcn_config(CASES[geometry])
     ckpt = random_fcn_checkpoint(config, seed=3)
     voc = osp.join(demo_voc, 'VOC2012')
     split, ids = demo_split  # 7 VOC-labelled demo images (64-160 px, 7 sizes)
@@ -134,11 +141,17 @@ def _assert_deployed_equals_mmseg(case, preds, out_dir):
 
 
 def _torch_logits(case, size, seed=0):
+    from mmseg.models.utils import resize
+
     from mmseg_fcn_voc.conversion.model_io import build_and_load
     model = build_and_load(osp.join(REPO, case['config']), case['ckpt'])
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(seed)) * 50
-    with torch.no_grad():
-        return x.numpy(), model(x, mode='tensor').numpy()
+    with torch.no_grad():  # mmseg's own: the head's logits, resized as predict_by_feat does
+        logits = model(x, mode='tensor')
+        if case['geometry'] in MIXING and logits.shape[-2:] != x.shape[-2:]:
+            logits = resize(logits, x.shape[-2:], mode='bilinear',
+                            align_corners=model.decode_head.align_corners)
+        return x.numpy(), logits.numpy()
 
 
 def _assert_parity(out, ref):
@@ -158,20 +171,28 @@ def test_mindspore_deployment(case, mindspore_deploy_dir, mmseg_predictions, tmp
     from mindspore import nn
 
     from mmseg_fcn_voc.conversion.describe import describe_fcn
+    from mmseg_fcn_voc.conversion.graph import trace_network
     from mmseg_fcn_voc.conversion.mindspore.export import build_mindspore_network
     from mmseg_fcn_voc.conversion.mindspore.io import load_params_exact
+    from mmseg_fcn_voc.conversion.mindspore.translate import build_translated_cell, network_source
     from mmseg_fcn_voc.conversion.model_io import build_model
     deploy_dir = mindspore_deploy_dir
     name = osp.splitext(osp.basename(case['config']))[0]
     # parity computed here, at a realistic size (Caffe: 456 px inside after the pad of 100):
     # the dynamic MINDIR at two sizes, and the .ckpt loaded into a freshly built cell
     graph = nn.GraphCell(ms.load(str(deploy_dir / f'{name}.mindir')))
-    for size in [(256, 256), (224, 320) if case['geometry'] == 'same' else (231, 317)]:
+    for size in [(256, 256), (224, 320) if case['geometry'] in DIVISOR_32 else (231, 317)]:
         x, ref = _torch_logits(case, size)
         _assert_parity(graph(ms.Tensor(x)).asnumpy(), ref)
     layout = json.load(open(deploy_dir / 'parity.json'))['layout']
-    cell = build_mindspore_network(describe_fcn(build_model(osp.join(REPO, case['config']))),
-                                   layout)
+    model = build_model(osp.join(REPO, case['config']))
+    if case['geometry'] in MIXING:  # translated afresh; the converter wrote the same class
+        assert layout == 'translated'
+        traced = trace_network(model)
+        assert open(deploy_dir / f'{name}_network.py').read() == network_source(traced)
+        cell = build_translated_cell(traced)
+    else:
+        cell = build_mindspore_network(describe_fcn(model), layout)
     params = ms.load_checkpoint(str(deploy_dir / f'{name}.ckpt'))
     load_params_exact(cell, {k: v.asnumpy() for k, v in params.items()}, 'the written .ckpt')
     x, ref = _torch_logits(case, (256, 256), seed=1)
@@ -197,7 +218,7 @@ def test_onnx_deployment(case, onnx_deploy_dir, mmseg_predictions, tmp_path, hos
     name = osp.splitext(osp.basename(case['config']))[0]
     session = ort.InferenceSession(str(deploy_dir / f'{name}.onnx'),
                                    providers=['CPUExecutionProvider'])
-    for size in [(256, 256), (160, 96) if case['geometry'] == 'same' else (123, 77)]:
+    for size in [(256, 256), (160, 96) if case['geometry'] in DIVISOR_32 else (123, 77)]:
         x, ref = _torch_logits(case, size)
         _assert_parity(session.run(['output'], {'input': x})[0], ref)
     out = tmp_path / 'out'

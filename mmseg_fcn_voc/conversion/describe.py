@@ -82,7 +82,7 @@ def conv_module_spec(module: nn.Module, what: str) -> ConvSpec:
     return spec.with_post(norm, relu)
 
 
-def _pool_spec(pool: nn.Module, what: str) -> PoolSpec:
+def pool_spec(pool: nn.Module, what: str) -> PoolSpec:
     if type(pool) is not nn.MaxPool2d:
         raise UnsupportedModelError(f'{what}: {type(pool).__name__} is not nn.MaxPool2d')
     if _pair(pool.dilation) != (1, 1) or pool.return_indices:
@@ -92,13 +92,13 @@ def _pool_spec(pool: nn.Module, what: str) -> PoolSpec:
                     bool(pool.ceil_mode))
 
 
-def _deconv_spec(deconv: nn.Module, what: str) -> DeconvSpec:
+def deconv_spec(deconv: nn.Module, what: str, allow_groups: bool = False) -> DeconvSpec:
     if not isinstance(deconv, nn.ConvTranspose2d):
         raise UnsupportedModelError(f'{what}: {type(deconv).__name__} is not a ConvTranspose2d')
     if _pair(deconv.output_padding) != (0, 0) or _pair(deconv.dilation) != (1, 1):
         raise UnsupportedModelError(f'{what}: output_padding/dilation other than 0/1 do not '
                                     'convert')
-    if deconv.groups != 1:
+    if deconv.groups != 1 and not allow_groups:
         raise UnsupportedModelError(f'{what}: grouped (depthwise) transposed convs do not convert; '
                                     "FCN's score upsamplers use the full C x C form")
     return DeconvSpec(deconv.in_channels, deconv.out_channels, _pair(deconv.kernel_size),
@@ -116,7 +116,7 @@ def describe_backbone(backbone: nn.Module, what: str = 'backbone') -> BackboneSp
         for name in names:
             module = getattr(backbone, name)
             if name.startswith('pool'):
-                layers.append((name, _pool_spec(module, f'{what}.{name}')))
+                layers.append((name, pool_spec(module, f'{what}.{name}')))
             elif name.startswith('drop'):
                 continue  # identity at inference
             else:
@@ -138,11 +138,37 @@ def describe_head(head: nn.Module, what: str = 'decode_head') -> HeadSpec:
     for i, skip in enumerate(head.skip_names):
         score, up, scale = score_layer_name(skip), head.fuse_upsamplers[i], head.skip_scales[i]
         skips.append(SkipSpec(score, _plain_conv(getattr(head, score), f'{what}.{score}'), up,
-                              _deconv_spec(getattr(head, up), f'{what}.{up}'),
+                              deconv_spec(getattr(head, up), f'{what}.{up}'),
                               int(head.skip_offsets[i]), None if scale is None else float(scale)))
-    final = _deconv_spec(getattr(head, head.final_upsampler), f'{what}.{head.final_upsampler}')
+    final = deconv_spec(getattr(head, head.final_upsampler), f'{what}.{head.final_upsampler}')
     return HeadSpec(in_index, multiple, head.geometry, score_fr, tuple(skips),
                     head.final_upsampler, final, int(head.final_offset))
+
+
+def is_fcn_vgg(model: nn.Module) -> bool:
+    """An ``EncoderDecoder(FCNVGG, FCNSkipHead)`` without a neck: the networks that keep their own
+    MindSpore cells (:mod:`.mindspore.fcn`) and layouts."""
+    return isinstance(getattr(model, 'backbone', None), FCNVGG) and isinstance(
+        getattr(model, 'decode_head', None), FCNSkipHead) and not getattr(model, 'with_neck', False)
+
+
+def describe_network(model: nn.Module, what: str = 'the model'):
+    """The converters' one description of ``model``: an :class:`~.spec.FCNSpec` for the FCN/VGG
+    networks (:func:`is_fcn_vgg`), else the traced graph of :func:`~.graph.trace_network` (the
+    FCN heads on mmseg's backbones, the bilinear neck in front of mmseg's heads, ...). Both
+    answer ``num_classes``, ``geometry``, ``size_divisor`` and ``summary``.
+
+    Raises:
+        UnsupportedModelError: a layer or operation that does not convert, named.
+    """
+    for attr in ('backbone', 'decode_head'):
+        if not hasattr(model, attr):
+            raise UnsupportedModelError(f'{what}: {type(model).__name__} has no {attr}; expected '
+                                        'an mmseg EncoderDecoder')
+    if is_fcn_vgg(model):
+        return describe_fcn(model, what)
+    from .graph import trace_network
+    return trace_network(model, what)
 
 
 def describe_fcn(model: nn.Module, what: str = 'the model') -> FCNSpec:

@@ -38,7 +38,8 @@ from fcn_voc_core.fileio import file_sha256, write_json
 from fcn_voc_runtime.deploy import DEPLOY_FILE, file_entry
 
 from .deploy_info import describe_deployment
-from .describe import describe_fcn
+from .describe import describe_network
+from .graph import NetworkSpec
 from .model_io import build_and_load, fcn_logits, input_size_problem
 from .options import ExportOptions
 from .parity import (
@@ -50,7 +51,6 @@ from .parity import (
     random_image,
 )
 from .precision_plan import precision_report
-from .spec import FCNSpec
 
 Size = Tuple[int, int]
 PRECISION_FILE = 'precision.json'
@@ -113,7 +113,7 @@ class Prepared:
     """What :meth:`Exporter.prepare` made: the loaded model, its one description, the sizes to
     check."""
     model: nn.Module
-    spec: FCNSpec
+    spec: NetworkSpec
     sizes: List[Size]
 
 
@@ -139,7 +139,7 @@ class Exporter:
     # ---------------------------------------------------------------------------------------------
     # what a backend provides
     # ---------------------------------------------------------------------------------------------
-    def export(self, model: nn.Module, spec: FCNSpec) -> Exported:
+    def export(self, model: nn.Module, spec: NetworkSpec) -> Exported:
         """Write the backend's files into the output folder; return them and the networks to
         check. Called once, after the model is loaded and described."""
         raise NotImplementedError
@@ -197,17 +197,16 @@ class Exporter:
                 self.log(f'removed the previous {stale}')
         with self.timings('load_torch'):
             model = build_and_load(o.config, o.checkpoint)
-            spec = describe_fcn(model, o.config)
+            spec = describe_network(model, o.config)
         sizes = self.parity_sizes(model, spec)
         for size in sizes:
             problem = input_size_problem(model, size)
             if problem:
                 raise InputError(f'{o.config}: {problem}')
-        self.log(f'loaded {o.checkpoint} into {o.config} (FCN-{spec.output_stride}s, '
-                 f'{spec.head.geometry} geometry); parity sizes {sizes}')
+        self.log(f'loaded {o.checkpoint} into {o.config} ({spec.summary}); parity sizes {sizes}')
         return Prepared(model, spec, sizes)
 
-    def parity_sizes(self, model: nn.Module, spec: FCNSpec) -> List[Size]:
+    def parity_sizes(self, model: nn.Module, spec: NetworkSpec) -> List[Size]:
         """The seeded inputs' sizes: the static size, or for a dynamic model ``parity_size`` and
         :func:`second_size` of it."""
         o = self.options
@@ -236,11 +235,11 @@ class Exporter:
         ``precision.json`` and the backend's plan files; returns deploy.json's ``precision``."""
         o, spec = self.options, prepared.spec
         pairs = find_image_pairs(o.precision_images, o.precision_labels, None)
-        images = load_image_set(prepared.model, pairs, spec.head.num_classes)
+        images = load_image_set(prepared.model, pairs, spec.num_classes)
         with self.timings('precision'):
             report = precision_report(
                 prepared.model, images.inputs, images.labels, o.precision_threshold,
-                spec.head.num_classes,
+                spec.num_classes,
                 int(getattr(prepared.model.decode_head, 'ignore_index', 255)), self.log)
         plan = report['plan']
         plan['keep_dtype_nodes'] = []
@@ -318,10 +317,10 @@ class Exporter:
         write_json(self.report_path, report)
         return report
 
-    def seeded_parity(self, model: nn.Module, spec: FCNSpec, exported: Exported,
+    def seeded_parity(self, model: nn.Module, spec: NetworkSpec, exported: Exported,
                       sizes: List[Size]) -> Dict[str, Dict]:
         """Every converted network against torch on one seeded input per size."""
-        accs = {c.name: ParityAccumulator(spec.head.num_classes) for c in exported.converted}
+        accs = {c.name: ParityAccumulator(spec.num_classes) for c in exported.converted}
         shapes = {c.name: [] for c in exported.converted}
         for i, (h, w) in enumerate(sizes):
             x = preprocess_image(model, random_image(h, w, self.options.seed + i))
@@ -357,11 +356,11 @@ class Exporter:
         from fcn_voc_runtime.gears import pick_gear
         o, model, spec = self.options, prepared.model, prepared.spec
         pairs = find_image_pairs(o.images, o.labels, o.max_images)
-        images = load_image_set(model, pairs, spec.head.num_classes)
+        images = load_image_set(model, pairs, spec.num_classes)
         by_size = {size: c for (size, _), c in zip(exported.gears, exported.converted)}
         pad_value = float(getattr(model.data_preprocessor, 'pad_val', 0))
         ignore = int(getattr(model.decode_head, 'ignore_index', 255))
-        overall = ParityAccumulator(spec.head.num_classes, ignore)
+        overall = ParityAccumulator(spec.num_classes, ignore)
         per_gear, per_image = {}, {}
         for name, x, (h, w), gt in zip(images.names, images.inputs, images.sizes,
                                        images.labels or [None] * len(images.names)):
@@ -376,7 +375,7 @@ class Exporter:
             ref = fcn_logits(model, x).numpy()[..., :h, :w]
             per_image[name] = overall.add(ref, out, gt)['argmax_agreement']
             key = f'{gear[0]}x{gear[1]}'
-            per_gear.setdefault(key, ParityAccumulator(spec.head.num_classes, ignore)).add(ref, out)
+            per_gear.setdefault(key, ParityAccumulator(spec.num_classes, ignore)).add(ref, out)
         worst = min(per_image, key=per_image.get)
         summary = overall.summary(o.thresholds)
         result = {'images': len(per_image), 'folder': o.images,
@@ -394,7 +393,7 @@ class Exporter:
                     f'{result["mean_iou_native"]:.2f})' if 'mean_iou_native' in result else ''))
         return result
 
-    def image_parity(self, model: nn.Module, spec: FCNSpec, exported: Exported) -> Dict:
+    def image_parity(self, model: nn.Module, spec: NetworkSpec, exported: Exported) -> Dict:
         """The first any-size converted network against torch over real images, with both mean
         IUs when labelled."""
         o = self.options
@@ -403,9 +402,9 @@ class Exporter:
             raise InputError('--images needs a network that takes any size; this export is '
                              f'static ({o.input_size})')
         pairs = find_image_pairs(o.images, o.labels, o.max_images)
-        acc = ParityAccumulator(spec.head.num_classes)
+        acc = ParityAccumulator(spec.num_classes)
         for image, label in pairs:
-            x, gt = load_pair(model, image, label, spec.head.num_classes)
+            x, gt = load_pair(model, image, label, spec.num_classes)
             acc.add(fcn_logits(model, x).numpy(), conv.forward(x.numpy()), gt)
         summary = {**acc.summary(o.thresholds), 'network': conv.name, 'folder': o.images}
         self.log(f'{len(pairs)} image(s), {conv.name}: max rel error '

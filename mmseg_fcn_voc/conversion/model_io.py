@@ -185,25 +185,39 @@ def build_and_load(config: str, checkpoint: str) -> nn.Module:
     return model
 
 
-@torch.no_grad()
-def fcn_logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) normalised inputs -> (N, K, H, W) logits, as the converted networks compute.
+class SegmentorNetwork(nn.Module):
+    """An mmseg segmentor's inference network as a plain module: ``forward(x) -> logits``.
 
-    ``model(inputs, mode='tensor')``: the FCN head crops to the input size.
+    (N, 3, H, W) normalised input -> (N, K, H, W) logits at the input size, exactly what
+    ``EncoderDecoder.encode_decode`` computes for a batch whose (padded) shape is the input's:
+    backbone, neck, decode head, then the head's own way to the input size: the FCN heads crop
+    (``FCNSkipHead.forward(feats, (H, W))``), every other mmseg head is resized as
+    ``BaseDecodeHead.predict_by_feat`` does (bilinear, the head's ``align_corners``). What the
+    converters export (ONNX), trace (:mod:`.graph`) and compare against.
     """
-    return model(inputs, mode='tensor')
-
-
-class FCNInferenceWrapper(nn.Module):
-    """``model`` as a plain module ``forward(x) -> logits`` (for tracing and ONNX export)."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) -> (N, K, H, W) logits."""
-        return self.model(x, mode='tensor')
+        from mmseg.models.utils import resize
+
+        from ..models.decode_heads.fcn_skip_head import FCNSkipHead
+
+        feats = self.model.extract_feat(x)
+        head = self.model.decode_head
+        if isinstance(head, FCNSkipHead):
+            return head.forward(feats, x.shape[2:])
+        return resize(head.forward(feats), size=x.shape[2:], mode='bilinear',
+                      align_corners=head.align_corners, warning=False)
+
+
+@torch.no_grad()
+def fcn_logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) normalised inputs -> (N, K, H, W) logits, as the converted networks compute
+    (:class:`SegmentorNetwork`)."""
+    return SegmentorNetwork(model).eval()(inputs)
 
 
 def input_size_problem(model: nn.Module, size: Tuple[int, int]) -> Optional[str]:

@@ -117,6 +117,18 @@ class FCNSpec:
         return 32 // 2**len(self.head.skips)
 
     @property
+    def num_classes(self) -> int:
+        return self.head.num_classes
+
+    @property
+    def geometry(self) -> str:
+        return self.head.geometry
+
+    @property
+    def summary(self) -> str:
+        return f'FCN-{self.output_stride}s on FCNVGG, {self.geometry} geometry'
+
+    @property
     def size_divisor(self) -> int:
         """The input sizes the network takes: any (1) for the Caffe geometry, multiples of 32
         for the pad-free ('same') one."""

@@ -15,7 +15,7 @@ The library behind ``converters/to_mindspore.py``, on the shared skeleton of
 The skeleton then checks the cell (report key ``seeded``) and the MINDIR (``mindir``) against torch.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import mindspore
 import numpy as np
@@ -25,6 +25,7 @@ from fcn_voc_core.fileio import atomic_output
 from fcn_voc_core.mindspore_cpu import configure_cpu
 
 from ..exporter import Converted, Exported, Exporter
+from ..graph import NetworkSpec, TracedNetwork
 from ..model_io import CheckpointError, inference_state_dict
 from ..names import LAYOUTS, format_keys, layout_key_map
 from ..options import MindSporeExportOptions
@@ -39,6 +40,7 @@ from .io import (
     run_cell,
     save_mindspore_checkpoint,
 )
+from .translate import TRANSLATED_LAYOUT, build_translated_cell, translated_key_map
 from .tutorial import build_mindspore_tutorial_fcn8s
 
 #: ``layout`` choices: ``auto`` takes the tutorial layout when the model is the tutorial network.
@@ -99,17 +101,36 @@ def check_saved(path: str, arrays: Dict[str, np.ndarray]) -> None:
 class ConvertedCheckpoint:
     """The outcome of :func:`convert_checkpoint`."""
     cell: object
-    spec: FCNSpec
+    spec: NetworkSpec
     layout: str
     arrays: Dict[str, np.ndarray]
     dropped: List[str]
     tutorial_mismatches: List[str] = field(default_factory=list)
 
 
-def convert_checkpoint(model: torch.nn.Module, spec: FCNSpec, out_ckpt: str,
-                       layout: str = 'auto', what: str = 'the model') -> ConvertedCheckpoint:
-    """Convert a loaded torch model (described by ``spec``, see :func:`~..describe.describe_fcn`)
-    into a MindSpore cell and write its ``.ckpt`` (checked)."""
+def convert_checkpoint(model: torch.nn.Module, spec: NetworkSpec, out_ckpt: str,
+                       layout: str = 'auto', what: str = 'the model',
+                       source_file: Optional[str] = None) -> ConvertedCheckpoint:
+    """Convert a loaded torch model (described by ``spec``, see
+    :func:`~..describe.describe_network`) into a MindSpore cell and write its ``.ckpt`` (checked).
+
+    The FCN/VGG networks use their own cells and layouts (:mod:`.fcn`, :mod:`.tutorial`); every
+    other network is translated (:mod:`.translate`, layout ``'translated'``: torch's keys with
+    MindSpore's BN names), its generated class written to ``source_file``."""
+    if isinstance(spec, TracedNetwork):
+        if layout not in ('auto', 'mindspore'):
+            raise CheckpointError(f'{what} ({spec.summary}) is not the MindSpore tutorial FCN8s: '
+                                  'only the FCN/VGG networks have that layout')
+        state = inference_state_dict(model)
+        mapping, dropped = translated_key_map(spec, state.keys())
+        arrays = {name: state[key].detach().cpu().contiguous().numpy()
+                  for key, name in mapping.items()}
+        cell = build_translated_cell(spec, source_file)
+        load_params_exact(cell, arrays, what)
+        save_mindspore_checkpoint(cell, out_ckpt)
+        check_saved(out_ckpt, arrays)
+        return ConvertedCheckpoint(cell, spec, TRANSLATED_LAYOUT, arrays, dropped,
+                                   ['not an FCN/VGG network'])
     layout = choose_layout(spec, layout, what)
     arrays, dropped = mindspore_arrays(inference_state_dict(model), layout, what)
     cell = build_mindspore_network(spec, layout)
@@ -150,10 +171,11 @@ class MindSporeExporter(Exporter):
                     f'precision_mode={mode}\n')
         return {'mindspore_lite': path}
 
-    def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
+    def export(self, model: torch.nn.Module, spec: NetworkSpec) -> Exported:
         o = self.options
         ckpt = self.path('.ckpt')
-        conv = convert_checkpoint(model, spec, ckpt, o.layout, o.config)
+        conv = convert_checkpoint(model, spec, ckpt, o.layout, o.config,
+                                  self.path('_network.py'))
         self.log(f'wrote {ckpt}: {len(conv.arrays)} tensors, layout {conv.layout!r}')
         converted = [Converted('seeded', lambda x: run_cell(conv.cell, x))]
         shape = [1, 3, *(o.input_size or (None, None))]
@@ -173,4 +195,7 @@ class MindSporeExporter(Exporter):
             'not_stored': conv.dropped,
             'mindspore_cpu_setup': self.cpu_setup,
         }
-        return Exported(model_file, shape, converted, {'weights': ckpt}, facts)
+        files = {'weights': ckpt}
+        if conv.layout == TRANSLATED_LAYOUT:  # the generated network definition
+            files['mindspore_network'] = self.path('_network.py')
+        return Exported(model_file, shape, converted, files, facts)

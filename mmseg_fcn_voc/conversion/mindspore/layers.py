@@ -91,13 +91,37 @@ class CeilMaxPool2d(nn.Cell):
         return self.pool(x)
 
 
+class PaddedMaxPool2d(nn.Cell):
+    """torch's ``MaxPool2d(k, s, padding=p)`` that also runs with dynamic input shapes
+    (MindSpore 2.10's ``pad_mode='pad'`` pool fails in a dynamic-shape MINDIR): ``-inf`` padding of
+    ``p`` on every side (never a maximum, as torch's implicit padding), then the unpadded pool
+    of :func:`max_pool2d` (floor or ceil mode).
+
+    (N, C, H, W) -> (N, C, (H + 2 ph - kh) / sh + 1, ...), rounded as ``ceil_mode`` says.
+    """
+
+    def __init__(self, spec: PoolSpec):
+        super().__init__()
+        ph, pw = spec.padding
+        self.pad = (pw, pw, ph, ph)  # (left, right, top, bottom)
+        self.pool = max_pool2d(PoolSpec(spec.kernel_size, spec.stride, (0, 0), spec.ceil_mode))
+
+    def construct(self, x):
+        return self.pool(ops.pad(x, self.pad, mode='constant', value=float('-inf')))
+
+
 def max_pool2d(spec: PoolSpec) -> nn.Cell:
-    """A MindSpore max pool equal to torch's ``nn.MaxPool2d`` of ``spec``.
+    """A MindSpore max pool equal to torch's ``nn.MaxPool2d`` of ``spec``; every form also runs
+    with dynamic shapes.
 
     Floor mode: ``nn.MaxPool2d(pad_mode='valid')``; ceil mode without padding (FCN's Caffe
-    geometry): :class:`CeilMaxPool2d`, which also runs with dynamic shapes; with padding:
-    ``nn.MaxPool2d(pad_mode='pad')`` (static shapes only).
+    geometry): :class:`CeilMaxPool2d`; with padding (ResNet's stem): :class:`PaddedMaxPool2d`;
+    ceil mode with a kernel smaller than its stride: ``nn.MaxPool2d(pad_mode='pad')`` (static
+    shapes only).
     """
+    if spec.padding != (0, 0) and all(2 * p <= k for p, k in zip(spec.padding,
+                                                                 spec.kernel_size)):
+        return PaddedMaxPool2d(spec)
     if spec.ceil_mode and spec.padding == (0, 0) and all(
             k >= s for k, s in zip(spec.kernel_size, spec.stride)):
         return CeilMaxPool2d(spec)
@@ -153,3 +177,29 @@ class ConvNormReLU(nn.Cell):
         if self.relu is not None:
             x = self.relu(x)
         return x
+
+
+class Resize(nn.Cell):
+    """torch's ``F.interpolate(x, size, mode, align_corners)`` (mmseg's ``resize``), with a size
+    that may come from another tensor's shape in a dynamic-shape MINDIR (``ops.interpolate``
+    needs a constant size there).
+
+    ``'bilinear'``: ``ResizeBilinearV2`` with ``half_pixel_centers = not align_corners`` (torch's
+    ``align_corners=False`` samples at pixel centres); ``'nearest'``: ``ResizeNearestNeighborV2``
+    without half-pixel centres (torch's ``floor(dst * in / out)``).
+
+    ``construct(x, size)``: (N, C, H, W), (h, w) -> (N, C, h, w).
+    """
+
+    def __init__(self, mode: str, align_corners: bool = False):
+        super().__init__()
+        if mode == 'bilinear':
+            self.op = ops.ResizeBilinearV2(align_corners=bool(align_corners),
+                                           half_pixel_centers=not align_corners)
+        elif mode == 'nearest':
+            self.op = ops.ResizeNearestNeighborV2(align_corners=False, half_pixel_centers=False)
+        else:
+            raise ValueError(f'Resize: mode {mode!r} does not translate')
+
+    def construct(self, x, size):
+        return self.op(x, size)

@@ -3,7 +3,8 @@
 
 Reads the MindSpore tutorial / model-zoo FCN8s checkpoints (``conv1.0.weight``, ``conv1.1.gamma``,
 ... ``upscore8.weight``) and the ``.ckpt`` files ``to_mindspore`` writes in the plugin layout
-(``backbone.conv1_1.conv.weight``, ...). Optimizer and training-loop entries (``moments.*``,
+(``backbone.conv1_1.conv.weight``, ...), and those of every other network it translates (torch's keys
+with MindSpore's BN names, :mod:`.translate`). Optimizer and training-loop entries (``moments.*``,
 ``learning_rate``, ``global_step``, ...) are ignored and counted; every network tensor must be
 present with the config's shapes, and nothing else. A tutorial checkpoint is accepted only for a
 config whose model computes what the tutorial network computes (``configs/fcn8s_vgg16bn_voc.py``).
@@ -12,12 +13,14 @@ from typing import Callable, Dict
 
 import torch
 
-from ..describe import describe_fcn
+from ..describe import describe_network
 from ..importers.common import layout_mismatch_error, state_dict_from_layout, write_checked
 from ..model_io import CheckpointError, build_model, inference_state_dict
 from ..names import KeyMapError, compare_keys, layout_key_map
 from ..references import format_mismatches, tutorial_mismatches
+from ..spec import FCNSpec
 from .io import is_optimizer_entry, read_mindspore_checkpoint
+from .translate import TRANSLATED_LAYOUT, translated_key_map
 
 MINDSPORE_LAYOUTS = ('mindspore_tutorial', 'mindspore')
 
@@ -36,16 +39,17 @@ def import_mindspore_checkpoint(src: str, out: str, config: str,
     """
     model = build_model(config)
     expected = inference_state_dict(model)
-    spec = describe_fcn(model, config)
+    spec = describe_network(model, config)
     arrays = read_mindspore_checkpoint(src)
     ignored = sorted(k for k in arrays if is_optimizer_entry(k))
     weights = {k: torch.from_numpy(a) for k, a in arrays.items() if k not in ignored}
 
     # Recognise the layout by its names; report against the closest one when none fits.
     candidates = []
-    for layout in MINDSPORE_LAYOUTS:
+    for layout in MINDSPORE_LAYOUTS if isinstance(spec, FCNSpec) else (TRANSLATED_LAYOUT, ):
         try:
-            mapping, dropped = layout_key_map(expected, layout, config)
+            mapping, dropped = translated_key_map(spec, expected) \
+                if layout == TRANSLATED_LAYOUT else layout_key_map(expected, layout, config)
         except KeyMapError:
             continue
         missing, unexpected = compare_keys(mapping.values(), weights)

@@ -31,11 +31,11 @@ from fcn_voc_core.fileio import atomic_output, file_sha256, write_json
 from ..deploy_info import size_policy
 from ..exporter import PRECISION_FILE, Converted, ExportCheckError, Exported, Exporter, Prepared
 from ..gears import resolve_gears
-from ..model_io import FCNInferenceWrapper
+from ..graph import NetworkSpec
+from ..model_io import SegmentorNetwork
 from ..options import CALIBRATION_METHODS, OnnxExportOptions
 from ..parity import find_image_pairs, load_image_set, preprocess_image, random_image
 from ..precision_plan import onnx_node_names
-from ..spec import FCNSpec
 from .atc_check import check_atc_compatibility
 from .int8 import INT8_OPSET, Int8Quantizer, describe_figures, prepare_float_model
 
@@ -58,7 +58,7 @@ def export_onnx(model: torch.nn.Module, inputs: torch.Tensor, path: str,
                 dynamic: bool = False) -> str:
     """Export ``model``'s FCN (backbone + head, no preprocessing) for ``inputs`` (1, 3, H, W) to
     ``path`` (atomically) and run the ONNX checker on it; ``dynamic`` makes H and W symbolic."""
-    wrapper = FCNInferenceWrapper(model).eval()
+    wrapper = SegmentorNetwork(model).eval()
     axes = {2: 'height', 3: 'width'}
     with atomic_output(path, suffix='.onnx') as tmp:
         # The tracer warns that shape checks become constants: intended (they only raise errors).
@@ -137,7 +137,7 @@ class OnnxExporter(Exporter):
         script = self.write_atc_script(self.atc_sizes(), plan['keep_dtype_nodes'])
         return {'keep_dtype': keep, 'atc': script}
 
-    def parity_sizes(self, model: torch.nn.Module, spec: FCNSpec) -> List[Tuple[int, int]]:
+    def parity_sizes(self, model: torch.nn.Module, spec: NetworkSpec) -> List[Tuple[int, int]]:
         """With gears, each gear's size (:func:`~..gears.resolve_gears`); else the skeleton's.
 
         Raises:
@@ -196,7 +196,7 @@ class OnnxExporter(Exporter):
         os.chmod(script, 0o755)
         return script
 
-    def export(self, model: torch.nn.Module, spec: FCNSpec) -> Exported:
+    def export(self, model: torch.nn.Module, spec: NetworkSpec) -> Exported:
         o = self.options
         if o.gears is None:
             path, converted, facts = self.export_one(model, spec, o.input_size, self.path('.onnx'))
@@ -213,7 +213,7 @@ class OnnxExporter(Exporter):
         return Exported(largest[1], [1, 3, *largest[0]], converted, {},
                         {'gears': facts, 'static_shapes': True}, gears=gears)
 
-    def export_one(self, model: torch.nn.Module, spec: FCNSpec, size: Optional[Tuple[int, int]],
+    def export_one(self, model: torch.nn.Module, spec: NetworkSpec, size: Optional[Tuple[int, int]],
                    path: str) -> Tuple[str, Converted, Dict]:
         """One ONNX at ``path``: static for ``size``, dynamic for None; its shapes and ATC's
         constraints checked. Returns the path, the network to check and the report's facts."""
@@ -230,7 +230,7 @@ class OnnxExporter(Exporter):
             return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, np.float32)})[0]
 
         expected = {INPUT_NAME: list(example.shape),
-                    OUTPUT_NAME: [1, spec.head.num_classes, *example.shape[-2:]]}
+                    OUTPUT_NAME: [1, spec.num_classes, *example.shape[-2:]]}
         check_io_shapes(path, shapes, expected, dynamic)
         self.log(f'wrote {path} ({"dynamic" if dynamic else f"{h}x{w}"}, opset {OPSET})')
         violations = check_atc_compatibility(graph, static=not dynamic)
@@ -259,7 +259,7 @@ class OnnxExporter(Exporter):
         o, spec = self.options, prepared.spec
         if not o.int8:
             return None
-        num_classes = spec.head.num_classes
+        num_classes = spec.num_classes
         ignore_index = int(getattr(prepared.model.decode_head, 'ignore_index', 255))
         calibration_pairs = find_image_pairs(o.calibration_images, o.calibration_labels, None)
         check_pairs = (find_image_pairs(o.check_images, o.check_labels, None)

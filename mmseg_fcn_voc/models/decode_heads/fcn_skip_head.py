@@ -7,7 +7,13 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.utils import ConfigType, SampleList
 from torch import Tensor, nn
 
-from ..utils import BilinearConvTranspose2d, check_geometry, crop_to, input_size_of
+from ..utils import (
+    BilinearConvTranspose2d,
+    check_geometry,
+    crop_to,
+    input_size_of,
+    is_symbolic_tracing,
+)
 
 # Caffe's crop offsets, coarse -> fine: the skip scores (pool4, pool3) and the final outputs by
 # output stride. They follow from conv1_1's padding of 100 in the authors' release.
@@ -202,6 +208,8 @@ class FCNSkipHead(BaseDecodeHead):
         return value
 
     def _check_channels(self, feats: List[Tensor]) -> None:
+        if is_symbolic_tracing():
+            return
         expected = self.in_channels if isinstance(self.in_channels, list) else [self.in_channels]
         got = [f.shape[1] for f in feats]
         if got != list(expected):

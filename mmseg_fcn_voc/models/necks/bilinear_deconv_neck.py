@@ -6,7 +6,7 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
-from ..utils import BilinearConvTranspose2d
+from ..utils import BilinearConvTranspose2d, is_symbolic_tracing
 
 
 @MODELS.register_module()
@@ -54,6 +54,8 @@ class BilinearDeconvNeck(BaseModule):
 
     def forward(self, inputs: Sequence[Tensor]) -> Tuple[Tensor, ...]:
         """Upsample each level: ``(N, C_i, H_i, W_i) -> (N, C_i, H_i s_i, W_i s_i)``."""
+        if is_symbolic_tracing():
+            return tuple(up(x) for up, x in zip(self.upsamplers, inputs))
         if len(inputs) != len(self.upsamplers):
             raise ValueError(f'BilinearDeconvNeck was built for {len(self.upsamplers)} inputs '
                              f'(in_channels={self.in_channels}), got {len(inputs)}')

@@ -4,6 +4,8 @@ from typing import Sequence, Tuple, Union
 
 import torch
 
+from .tracing import is_symbolic_tracing
+
 Size = Union[Tuple[int, int], Sequence[int], torch.Size]
 
 
@@ -20,6 +22,8 @@ def crop_to(x: torch.Tensor, size: Size, offset: int = 0, what: str = 'feature m
     # No int(): while tracing (ONNX export with dynamic axes) the sizes are traced values and the
     # crop must stay a function of the input's shape.
     h, w = size[0], size[1]
+    if is_symbolic_tracing():  # a graph for every input size: always the slice
+        return x[..., offset:offset + h, offset:offset + w]
     H, W = x.shape[-2:]
     if offset < 0 or offset + h > H or offset + w > W:
         raise ValueError(

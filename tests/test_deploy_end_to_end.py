@@ -32,13 +32,14 @@ if os.environ.get('FCN_SKIP_BACKEND_TESTS') == '1':  # explicit opt-out only
                 allow_module_level=True)
 
 #: The demo's BN network ('same' geometry, padded to 32) and the paper's Caffe FCN-8s (pad 100,
-#: ceil pooling, crops; native size), both narrowed; a mixing config as users train it
-#: (ResNetV1c-50 with FCN8sHead, 'same' geometry), converted through the translated graph. (The
-#: neck config's translation is checked by test_translate.py on a narrowed ResNet.)
+#: ceil pooling, crops; native size), both narrowed; the two mixing configs as users train them
+#: (ResNetV1c-50 with FCN8sHead, 'same' geometry; BilinearDeconvNeck in front of mmseg's FCNHead,
+#: any size, images resized by the test pipeline), converted through the translated graph.
 CASES = {
     'same': 'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py',
     'caffe': 'configs/fcn8s_vgg16_voc.py',
     'r50-fcn8s': 'configs/fcn8s-head_r50-d8_4xb4-40k_voc12aug-512x512.py',
+    'r50-neck': 'configs/bilinear-neck_fcn-head_r50_4xb4-40k_voc12aug-512x512.py',
 }
 #: Cases whose network takes multiples of 32 only.
 DIVISOR_32 = ('same', 'r50-fcn8s')

@@ -76,7 +76,7 @@ def test_a_converted_network_failing_at_a_parity_size_is_exit_3(tmp_path, capsys
     monkeypatch.setattr(module, 'preprocess_image',
                         lambda model, image: torch.zeros(1, 3, *image.shape[:2]))
     monkeypatch.setattr(module, 'fcn_logits', lambda model, x: torch.zeros(1, 2, *x.shape[-2:]))
-    spec = type('Spec', (), {'head': type('Head', (), {'num_classes': 2})()})()
+    spec = type('Spec', (), {'num_classes': 2})()
     exported = Exported(None, [1, 3, None, None], [Converted('mindir', static_only)])
     exporter = Exporter(ExportOptions('a.py', 'b.pth', str(tmp_path)), log=lambda s: None)
     code = run_cli(lambda: exporter.seeded_parity(None, spec, exported, [(64, 64), (48, 33)]),

@@ -205,12 +205,12 @@ class SegmentorNetwork(nn.Module):
 
         from ..models.decode_heads.fcn_skip_head import FCNSkipHead
 
-        feats = self.model.extract_feat(x)
-        head = self.model.decode_head
-        if isinstance(head, FCNSkipHead):
-            return head.forward(feats, x.shape[2:])
-        return resize(head.forward(feats), size=x.shape[2:], mode='bilinear',
-                      align_corners=head.align_corners, warning=False)
+        logits = self.model(x, mode='tensor')  # backbone -> neck -> decode_head.forward
+        head = getattr(self.model, 'decode_head', None)
+        if head is None or isinstance(head, FCNSkipHead):  # already at the input size
+            return logits
+        return resize(logits, size=x.shape[2:], mode='bilinear', align_corners=head.align_corners,
+                      warning=False)
 
 
 @torch.no_grad()

@@ -32,10 +32,15 @@ import mindspore as ms
 import torch
 
 from fcn_voc_core.mindspore_cpu import cap_onednn_isa
-from mmseg_fcn_voc.conversion.describe import describe_fcn
+from mmseg_fcn_voc.conversion.describe import describe_network
 from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter, convert_checkpoint
 from mmseg_fcn_voc.conversion.mindspore.io import export_mindir, load_mindir, run_cell
-from mmseg_fcn_voc.conversion.model_io import build_and_load, build_model, save_checkpoint
+from mmseg_fcn_voc.conversion.model_io import (
+    build_and_load,
+    build_model,
+    fcn_logits,
+    save_checkpoint,
+)
 from mmseg_fcn_voc.conversion.options import MindSporeExportOptions
 from mmseg_fcn_voc.conversion.parity import preprocess_image, random_image
 from mmseg_fcn_voc.utils.machine import machine_summary, median_seconds
@@ -91,7 +96,7 @@ def main(argv=None):
         model = build_and_load(args.config, pth)
         t_load = time.perf_counter() - t0
         t0 = time.perf_counter()
-        conv = convert_checkpoint(model, describe_fcn(model, args.config), ckpt, 'auto',
+        conv = convert_checkpoint(model, describe_network(model, args.config), ckpt, 'auto',
                                   args.config)
         t_convert = time.perf_counter() - t0
         print(f'\n{values:,} values, {len(conv.arrays)} tensors, layout {conv.layout!r}')
@@ -105,7 +110,7 @@ def main(argv=None):
         x = preprocess_image(model, random_image(h, w, 0))
         xn = x.numpy()
         with torch.no_grad():
-            t_torch = median_seconds(lambda: model(x, mode='tensor'), args.repeats, warmup=True)
+            t_torch = median_seconds(lambda: fcn_logits(model, x), args.repeats, warmup=True)
         t_default = median_seconds(lambda: run_cell(conv.cell, xn), args.repeats, warmup=True)
         ms.runtime.launch_blocking()
         t_blocking = median_seconds(lambda: run_cell(conv.cell, xn), args.repeats, warmup=True)

@@ -18,6 +18,7 @@ Parameter names are the torch state-dict keys with MindSpore's BN names (``gamma
 ``backbone.layer1.0.conv1.weight``, ``backbone.layer1.0.bn1.gamma``,
 ``decode_head.conv_seg.weight``: :func:`translated_key_map`.
 """
+import hashlib
 import importlib.util
 import os
 import os.path as osp
@@ -223,15 +224,15 @@ def translated_key_map(net: TracedNetwork, keys) -> Tuple[Dict[str, str], List[s
 
 
 def load_network_class(source: str, path: Optional[str] = None, class_name: str = CLASS_NAME):
-    """Write ``source`` to ``path`` (a temporary file when None) and import its class."""
+    """Write ``source`` to ``path`` and import its class. Without ``path``, the file goes to the
+    temporary folder under the hash of its source (one file per distinct network, reused)."""
     if path is None:
-        fd, path = tempfile.mkstemp(prefix='fcn_voc_network_', suffix='.py')
-        os.close(fd)
-        with open(path, 'w', encoding='utf-8') as f:
-            f.write(source)
-    else:
-        with atomic_output(path, suffix='.py') as tmp, open(tmp, 'w', encoding='utf-8') as f:
-            f.write(source)
+        folder = osp.join(tempfile.gettempdir(), 'mmseg_fcn_voc_networks')
+        os.makedirs(folder, exist_ok=True)
+        digest = hashlib.sha256(source.encode('utf-8')).hexdigest()[:20]
+        path = osp.join(folder, f'network_{digest}.py')
+    with atomic_output(path, suffix='.py') as tmp, open(tmp, 'w', encoding='utf-8') as f:
+        f.write(source)
     name = f'fcn_voc_translated_{abs(hash(osp.abspath(path)))}'
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

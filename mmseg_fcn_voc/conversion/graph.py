@@ -17,7 +17,7 @@ path and its type, before anything is written. Shapes are read by running the tr
 No MindSpore here: plain data and torch only.
 """
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
@@ -113,7 +113,6 @@ class TracedNetwork:
     geometry: str
     size_divisor: int
     summary: str = ''
-    state_keys: Tuple[str, ...] = field(default=())
 
 
 #: What the converters describe a model as (:func:`~.describe.describe_network`).
@@ -265,8 +264,7 @@ def trace_network(model: nn.Module, what: str = 'the model',
     head = model.decode_head
     geometry = head.geometry if isinstance(head, FCNSkipHead) else 'resize'
     return TracedNetwork(tuple(ops), layers, types, int(head.num_classes), geometry,
-                         32 if geometry == 'same' else 1, network_summary(model),
-                         tuple(k for k in model.state_dict()))
+                         32 if geometry == 'same' else 1, network_summary(model))
 
 
 def _strip(target: str) -> str:

@@ -72,3 +72,25 @@ def test_fcnvgg_uses_it_for_fc6_only_and_keeps_the_state_dict_keys():
     # a conv_cfg of the user's is respected for every layer, fc6 included
     custom = MODELS.build(dict(type='FCNVGG', conv_cfg=dict(type='Conv2d')))
     assert type(custom.fc6.conv) is torch.nn.Conv2d
+
+
+def test_an_onnx_export_traced_on_a_small_map_is_one_conv_for_every_size(tmp_path):
+    """Traced (``torch.onnx.export``) where the map is smaller than the kernel, the graph is still
+    ONNX's ``Conv`` (no im2col + ``MatMul`` fixed to that size), and right at other sizes."""
+    import numpy as np
+    import onnx
+    import onnxruntime
+    conv = SmallMapConv2d(5, 6, 7, padding=3).eval()
+    path = str(tmp_path / 'fc6.onnx')
+    axes = {2: 'height', 3: 'width'}
+    with torch.no_grad():
+        torch.onnx.export(conv, (torch.randn(1, 5, 2, 3), ), path, dynamo=False, opset_version=11,
+                          input_names=['x'], output_names=['y'],
+                          dynamic_axes={'x': axes, 'y': axes})
+    assert [n.op_type for n in onnx.load(path).graph.node] == ['Conv']
+    session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
+    for size in [(2, 3), (12, 9)]:
+        x = torch.randn(1, 5, *size, generator=torch.Generator().manual_seed(2))
+        want = F.conv2d(x, conv.weight, conv.bias, padding=3).detach().numpy()
+        got = session.run(None, {'x': x.numpy()})[0]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())

@@ -1,5 +1,6 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """A convolution that stays fast on feature maps smaller than its kernel."""
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -18,14 +19,16 @@ class SmallMapConv2d(nn.Conv2d):
     GEMM path is used only when the input map is smaller than the kernel, where the unfolded
     matrix is small (its ``C * kh * kw x H_out * W_out`` columns are at most the kernel's size).
 
-    Grouped, non-zero-padded and string-padded convolutions always take ``nn.Conv2d``'s path.
+    Grouped, non-zero-padded and string-padded convolutions always take ``nn.Conv2d``'s path, and
+    so does every call under ``torch.jit`` tracing (the ONNX export): an exported graph is one
+    ``Conv`` for every input size, not the GEMM form of the size it happened to be traced at.
     """
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, C_in, H, W) -> (N, C_out, H_out, W_out), as ``nn.Conv2d``."""
         (kh, kw), (h, w) = self.kernel_size, x.shape[-2:]
         if (h >= kh and w >= kw) or x.dim() != 4 or self.groups != 1 \
-                or self.padding_mode != 'zeros' or isinstance(self.padding, str):
+                or torch.jit.is_tracing() or self.padding_mode != 'zeros' or isinstance(self.padding, str):
             return super().forward(x)
         (ph, pw), (sh, sw), (dh, dw) = self.padding, self.stride, self.dilation
         if h + 2 * ph < dh * (kh - 1) + 1 or w + 2 * pw < dw * (kw - 1) + 1:

@@ -26,13 +26,10 @@ import mindspore as ms  # noqa: E402  (missing MindSpore fails the suite, it is 
 from mindspore import nn as msnn  # noqa: E402
 
 from mmseg_fcn_voc.conversion.describe import describe_fcn  # noqa: E402
-from mmseg_fcn_voc.conversion.mindspore.export import (  # noqa: E402
-    build_mindspore_network,
-    choose_layout,
-    mindspore_arrays,
-)
-from mmseg_fcn_voc.conversion.mindspore.fcn import FCNSkipHeadCell  # noqa: E402
+from mmseg_fcn_voc.conversion.graph import trace_network  # noqa: E402
+from mmseg_fcn_voc.conversion.mindspore.export import choose_layout  # noqa: E402
 from mmseg_fcn_voc.conversion.mindspore.io import (  # noqa
+    export_mindir,
     load_mindir,
     load_mindspore_checkpoint,
     load_params_exact,
@@ -40,11 +37,13 @@ from mmseg_fcn_voc.conversion.mindspore.io import (  # noqa
 )
 from mmseg_fcn_voc.conversion.mindspore.layers import CeilMaxPool2d, max_pool2d  # noqa: E402
 from mmseg_fcn_voc.conversion.mindspore.load import import_mindspore_checkpoint  # noqa: E402
+from mmseg_fcn_voc.conversion.mindspore.translate import build_translated_cell  # noqa: E402
 from mmseg_fcn_voc.conversion.model_io import (  # noqa
     CheckpointError,
     build_model,  # noqa: E402
     load_state_dict_file,
 )
+from mmseg_fcn_voc.conversion.names import layout_key_map  # noqa: E402
 from mmseg_fcn_voc.conversion.spec import PoolSpec  # noqa: E402
 
 # Only the end-to-end conversions of whole FCNs are slow; the loading and pooling guards below run
@@ -414,12 +413,14 @@ def test_ceil_max_pool_equals_torchs_ceil_mode_static_and_dynamic(kernel, stride
 # Parity of every architecture
 # --------------------------------------------------------------------------------------------------
 def mindspore_network(model, layout='auto'):
-    """The converted cell of ``model`` with all of its tensors loaded."""
-    spec = describe_fcn(model)
-    layout = choose_layout(spec, layout)
-    arrays, _ = mindspore_arrays(model.state_dict(), layout)
-    cell = build_mindspore_network(spec, layout)
-    load_params_exact(cell, arrays, 'test model')
+    """The translated cell of ``model`` in its layout, with all of its tensors loaded under the
+    layout's names (:mod:`..names`, the independent key map)."""
+    layout = choose_layout(describe_fcn(model), layout)
+    net = trace_network(model)
+    cell = build_translated_cell(net, layout=layout)
+    mapping, _ = layout_key_map(model.state_dict().keys(), layout)
+    load_params_exact(cell, {name: model.state_dict()[key].numpy()
+                             for key, name in mapping.items()}, 'test model')
     return cell
 
 
@@ -439,18 +440,6 @@ def test_same_geometry_parity(base, overrides, fcn_config_file, randomize_fcn):
     assert_parity(run_cell(cell, x.numpy()), segmentor_logits(model, x))
 
 
-class HeadOnly(msnn.Cell):
-    """A converted FCN head on given backbone features, for a MINDIR with a fixed output size."""
-
-    def __init__(self, head, out_size):
-        super().__init__()
-        self.head = head
-        self.out_size = out_size
-
-    def construct(self, *feats):
-        return self.head(feats, self.out_size)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize('base, overrides, mindir', [
     ('fcn32s_vgg16.py', dict(), False),
@@ -458,27 +447,22 @@ class HeadOnly(msnn.Cell):
     ('fcn8s_vgg16.py', dict(decode_head=dict(skip_scales=(0.01, 0.0001))), True),  # at-once
 ])
 def test_caffe_geometry_heads(base, overrides, mindir, fcn_config_file, randomize_fcn, tmp_path):
-    """The Caffe crops (5, 9; 19 / 27 / 31) and at-once scales on the real backbone features."""
+    """The Caffe crops (5, 9; 19 / 27 / 31) and at-once scales, translated with the whole network
+    (on the smallest inputs, where a wrong offset shows most)."""
     model = randomize_fcn(build_model(fcn_config_file(BASE + base, **overrides)))
     x = torch.randn(1, 3, 3, 5, generator=torch.Generator().manual_seed(6)) * 50
     with torch.no_grad():
-        feats = model.extract_feat(x)
-        expected = model.decode_head(feats, (3, 5)).numpy()
+        expected = model.decode_head(model.extract_feat(x), (3, 5)).numpy()
     np.testing.assert_allclose(segmentor_logits(model, x), expected, rtol=0,
                                atol=1e-6 * np.abs(expected).max())
-    head = FCNSkipHeadCell(describe_fcn(model).head)
-    head.set_train(False)
-    arrays, _ = mindspore_arrays(model.state_dict(), 'mindspore')
-    load_params_exact(head, {k[len('decode_head.'):]: v for k, v in arrays.items()
-                             if k.startswith('decode_head.')}, 'head')
-    ms_feats = tuple(ms.Tensor(f.numpy()) for f in feats)
-    out = head(ms_feats, (3, 5)).asnumpy()
+    cell = mindspore_network(model, 'mindspore')
+    out = run_cell(cell, x.numpy())
     assert_parity(out, expected)
-    if mindir:  # the crops and scales compile into the exported graph
-        path = str(tmp_path / 'head.mindir')
-        ms.export(HeadOnly(head, (3, 5)), *ms_feats, file_name=path[:-7], file_format='MINDIR')
-        graph = load_mindir(path)
-        assert np.abs(graph(*ms_feats).asnumpy() - out).max() <= REL_TOL * np.abs(out).max()
+    if mindir:  # the crops and scales compile into a dynamic-shape graph
+        graph = load_mindir(export_mindir(cell, [1, 3, None, None], str(tmp_path / 'n.mindir')))
+        assert np.abs(run_cell(graph, x.numpy()) - out).max() <= REL_TOL * np.abs(out).max()
+        y = torch.randn(1, 3, 6, 4, generator=torch.Generator().manual_seed(7)) * 50
+        assert_parity(run_cell(graph, y.numpy()), segmentor_logits(model, y))
 
 
 @pytest.mark.slow

@@ -43,7 +43,7 @@ CASES = {
 }
 #: Cases whose network takes multiples of 32 only.
 DIVISOR_32 = ('same', 'r50-fcn8s')
-#: Cases that are not FCN/VGG networks (MindSpore: the translated cell).
+#: Cases that are not FCN/VGG networks (MindSpore layout 'translated': torch's keys).
 MIXING = ('r50-fcn8s', 'r50-neck')
 
 
@@ -171,9 +171,7 @@ def test_mindspore_deployment(case, mindspore_deploy_dir, mmseg_predictions, tmp
     import mindspore as ms
     from mindspore import nn
 
-    from mmseg_fcn_voc.conversion.describe import describe_fcn
     from mmseg_fcn_voc.conversion.graph import trace_network
-    from mmseg_fcn_voc.conversion.mindspore.export import build_mindspore_network
     from mmseg_fcn_voc.conversion.mindspore.io import load_params_exact
     from mmseg_fcn_voc.conversion.mindspore.translate import build_translated_cell, network_source
     from mmseg_fcn_voc.conversion.model_io import build_model
@@ -187,13 +185,11 @@ def test_mindspore_deployment(case, mindspore_deploy_dir, mmseg_predictions, tmp
         _assert_parity(graph(ms.Tensor(x)).asnumpy(), ref)
     layout = json.load(open(deploy_dir / 'parity.json'))['layout']
     model = build_model(osp.join(REPO, case['config']))
-    if case['geometry'] in MIXING:  # translated afresh; the converter wrote the same class
-        assert layout == 'translated'
-        traced = trace_network(model)
-        assert open(deploy_dir / f'{name}_network.py').read() == network_source(traced)
-        cell = build_translated_cell(traced)
-    else:
-        cell = build_mindspore_network(describe_fcn(model), layout)
+    # translated afresh in the layout the converter chose; it wrote the same class
+    assert layout == ('translated' if case['geometry'] in MIXING else 'mindspore')
+    traced = trace_network(model)
+    assert open(deploy_dir / f'{name}_network.py').read() == network_source(traced)
+    cell = build_translated_cell(traced, layout=layout)
     params = ms.load_checkpoint(str(deploy_dir / f'{name}.ckpt'))
     load_params_exact(cell, {k: v.asnumpy() for k, v in params.items()}, 'the written .ckpt')
     x, ref = _torch_logits(case, (256, 256), seed=1)

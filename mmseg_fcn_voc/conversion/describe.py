@@ -146,8 +146,8 @@ def describe_head(head: nn.Module, what: str = 'decode_head') -> HeadSpec:
 
 
 def is_fcn_vgg(model: nn.Module) -> bool:
-    """An ``EncoderDecoder(FCNVGG, FCNSkipHead)`` without a neck: the networks that keep their own
-    MindSpore cells (:mod:`.mindspore.fcn`) and layouts."""
+    """An ``EncoderDecoder(FCNVGG, FCNSkipHead)`` without a neck: the networks described as an
+    :class:`~.spec.FCNSpec`, with their own MindSpore layouts (:mod:`.names`)."""
     return isinstance(getattr(model, 'backbone', None), FCNVGG) and isinstance(
         getattr(model, 'decode_head', None), FCNSkipHead) and not getattr(model, 'with_neck', False)
 

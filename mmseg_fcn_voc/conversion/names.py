@@ -43,11 +43,12 @@ def fcnvgg_key(layer: str, param: str) -> str:
 #:
 #: ``'torchfcn'``            the authors' Caffe release as torchfcn names it: ``conv1_1.weight``,
 #:                           ..., ``fc6.weight``, ``score_fr.weight``, ``upscore2.weight``; no BN.
-#: ``'mindspore'``           this plugin's MindSpore cells (:mod:`.mindspore.fcn`): mmseg's keys
-#:                           with MindSpore's BN names and Caffe's ``score_fr`` for ``conv_seg``:
+#: ``'mindspore'``           the FCN/VGG networks' MindSpore cells (:mod:`.mindspore.translate`):
+#:                           mmseg's keys with MindSpore's BN names, Caffe's ``score_fr`` for
+#:                           ``conv_seg``:
 #:                           ``backbone.conv1_1.conv.weight``, ``backbone.conv1_1.bn.gamma``,
 #:                           ``decode_head.score_fr.weight``.
-#: ``'mindspore_tutorial'``  the MindSpore tutorial / model-zoo FCN8s (:mod:`.mindspore.tutorial`):
+#: ``'mindspore_tutorial'``  the MindSpore tutorial / model-zoo FCN8s (its own cell loads them):
 #:                           ``conv1.0.weight``, ``conv1.1.gamma``, ..., ``conv6.0.weight``,
 #:                           ``conv7.1.moving_variance``, ``score_fr.weight``, ``upscore8.weight``.
 LAYOUTS = ('torchfcn', 'mindspore', 'mindspore_tutorial')

@@ -4,8 +4,10 @@
 The library behind ``converters/to_mindspore.py``, on the shared skeleton of
 :class:`~..exporter.Exporter`. The MindSpore part:
 
-1. build the cell: the tutorial's FCN8s (:mod:`.tutorial`) when the model is exactly that network,
-   else :mod:`.fcn`; map every tensor through :mod:`..names` and load it with
+1. build the cell: the translation of the traced inference network (:mod:`.translate`), its
+   parameters named in the layout: the tutorial's FCN8s names when the model is exactly that
+   network, the plugin's FCN/VGG names for the other FCN/VGG networks, torch's keys for every
+   other network; map every tensor through :mod:`..names` and load it with
    :func:`~.io.load_params_exact` (nothing left at its initial value);
 2. save the ``.ckpt`` and read it back bit for bit;
 3. export the MINDIR: for any height and width by default (one graph for every image size), or
@@ -25,13 +27,12 @@ from fcn_voc_core.fileio import atomic_output
 from fcn_voc_core.mindspore_cpu import configure_cpu
 
 from ..exporter import Converted, Exported, Exporter
-from ..graph import NetworkSpec, TracedNetwork
+from ..graph import NetworkSpec, TracedNetwork, trace_network
 from ..model_io import CheckpointError, inference_state_dict
-from ..names import LAYOUTS, format_keys, layout_key_map
+from ..names import format_keys
 from ..options import MindSporeExportOptions
 from ..references import format_mismatches, tutorial_mismatches
 from ..spec import FCNSpec
-from .fcn import build_mindspore_fcn
 from .io import (
     export_mindir,
     load_mindir,
@@ -40,8 +41,7 @@ from .io import (
     run_cell,
     save_mindspore_checkpoint,
 )
-from .translate import TRANSLATED_LAYOUT, build_translated_cell, translated_key_map
-from .tutorial import build_mindspore_tutorial_fcn8s
+from .translate import TRANSLATED_LAYOUT, build_translated_cell, network_key_map
 
 #: ``layout`` choices: ``auto`` takes the tutorial layout when the model is the tutorial network.
 LAYOUT_CHOICES = ('auto', 'mindspore', 'mindspore_tutorial')
@@ -63,27 +63,6 @@ def choose_layout(spec: FCNSpec, layout: str = 'auto', what: str = 'the model') 
         raise CheckpointError(f'{what} is not the MindSpore tutorial FCN8s: '
                               f'{format_mismatches(mismatches)}')
     return layout
-
-
-def build_mindspore_network(spec: FCNSpec, layout: str):
-    """The MindSpore cell of ``spec`` in ``layout``, in inference mode, parameters at zero."""
-    if layout == 'mindspore_tutorial':
-        return build_mindspore_tutorial_fcn8s(spec.head.num_classes, spec.conv('conv1_1').norm)
-    if layout == 'mindspore':
-        return build_mindspore_fcn(spec)
-    raise ValueError(f'{layout!r} is not a MindSpore layout')
-
-
-def mindspore_arrays(state_dict: Dict[str, torch.Tensor], layout: str,
-                     what: str = 'the model'):
-    """``({MindSpore name: float32 array}, [mmseg keys not stored])`` for an mmseg state dict.
-    Raises :class:`~..names.KeyMapError` for keys the layout lacks."""
-    if layout not in LAYOUTS:
-        raise ValueError(f'unknown layout {layout!r}')
-    mapping, dropped = layout_key_map(state_dict.keys(), layout, what)
-    arrays = {name: state_dict[key].detach().cpu().contiguous().numpy()
-              for key, name in mapping.items()}
-    return arrays, dropped
 
 
 def check_saved(path: str, arrays: Dict[str, np.ndarray]) -> None:
@@ -114,30 +93,27 @@ def convert_checkpoint(model: torch.nn.Module, spec: NetworkSpec, out_ckpt: str,
     """Convert a loaded torch model (described by ``spec``, see
     :func:`~..describe.describe_network`) into a MindSpore cell and write its ``.ckpt`` (checked).
 
-    The FCN/VGG networks use their own cells and layouts (:mod:`.fcn`, :mod:`.tutorial`); every
-    other network is translated (:mod:`.translate`, layout ``'translated'``: torch's keys with
-    MindSpore's BN names), its generated class written to ``source_file``."""
+    Every network is translated (:mod:`.translate`: the traced graph, ``spec`` itself or traced
+    here for the FCN/VGG networks), its generated class written to ``source_file``. The FCN/VGG
+    networks keep their layouts (:func:`choose_layout`), every other one is ``'translated'``
+    (torch's keys with MindSpore's BN names)."""
     if isinstance(spec, TracedNetwork):
         if layout not in ('auto', 'mindspore'):
             raise CheckpointError(f'{what} ({spec.summary}) is not the MindSpore tutorial FCN8s: '
                                   'only the FCN/VGG networks have that layout')
-        state = inference_state_dict(model)
-        mapping, dropped = translated_key_map(spec, state.keys())
-        arrays = {name: state[key].detach().cpu().contiguous().numpy()
-                  for key, name in mapping.items()}
-        cell = build_translated_cell(spec, source_file)
-        load_params_exact(cell, arrays, what)
-        save_mindspore_checkpoint(cell, out_ckpt)
-        check_saved(out_ckpt, arrays)
-        return ConvertedCheckpoint(cell, spec, TRANSLATED_LAYOUT, arrays, dropped,
-                                   ['not an FCN/VGG network'])
-    layout = choose_layout(spec, layout, what)
-    arrays, dropped = mindspore_arrays(inference_state_dict(model), layout, what)
-    cell = build_mindspore_network(spec, layout)
+        net, layout, mismatches = spec, TRANSLATED_LAYOUT, ['not an FCN/VGG network']
+    else:
+        layout = choose_layout(spec, layout, what)
+        net, mismatches = trace_network(model, what), tutorial_mismatches(spec)
+    state = inference_state_dict(model)
+    mapping, dropped = network_key_map(net, state.keys(), layout, what)
+    arrays = {name: state[key].detach().cpu().contiguous().numpy()
+              for key, name in mapping.items()}
+    cell = build_translated_cell(net, source_file, layout=layout)
     load_params_exact(cell, arrays, what)
     save_mindspore_checkpoint(cell, out_ckpt)
     check_saved(out_ckpt, arrays)
-    return ConvertedCheckpoint(cell, spec, layout, arrays, dropped, tutorial_mismatches(spec))
+    return ConvertedCheckpoint(cell, spec, layout, arrays, dropped, mismatches)
 
 
 class MindSporeExporter(Exporter):
@@ -195,7 +171,5 @@ class MindSporeExporter(Exporter):
             'not_stored': conv.dropped,
             'mindspore_cpu_setup': self.cpu_setup,
         }
-        files = {'weights': ckpt}
-        if conv.layout == TRANSLATED_LAYOUT:  # the generated network definition
-            files['mindspore_network'] = self.path('_network.py')
+        files = {'weights': ckpt, 'mindspore_network': self.path('_network.py')}
         return Exported(model_file, shape, converted, files, facts)

@@ -157,28 +157,6 @@ def conv_transpose2d(spec: DeconvSpec, weight_init='zeros') -> nn.Conv2dTranspos
         bias_init='zeros' if spec.bias else None)
 
 
-class ConvNormReLU(nn.Cell):
-    """conv -> [BatchNorm] -> [ReLU], the MindSpore form of one mmcv ``ConvModule``.
-
-    Parameters: ``conv.weight`` (and ``conv.bias``), ``bn.gamma|beta|moving_mean|moving_variance``.
-    (N, C_in, H, W) -> (N, C_out, H', W') as the conv's arguments give.
-    """
-
-    def __init__(self, spec: ConvSpec, weight_init='zeros'):
-        super().__init__()
-        self.conv = conv2d(spec, weight_init)
-        self.bn = batch_norm2d(spec.out_channels, spec.norm) if spec.norm else None
-        self.relu = nn.ReLU() if spec.relu else None
-
-    def construct(self, x):
-        x = self.conv(x)
-        if self.bn is not None:
-            x = self.bn(x)
-        if self.relu is not None:
-            x = self.relu(x)
-        return x
-
-
 class Resize(nn.Cell):
     """torch's ``F.interpolate(x, size, mode, align_corners)`` (mmseg's ``resize``), with a size
     that may come from another tensor's shape in a dynamic-shape MINDIR (``ops.interpolate``

@@ -16,7 +16,10 @@ and imported from there.
 Parameter names are the torch state-dict keys with MindSpore's BN names (``gamma``, ``beta``,
 ``moving_mean``, ``moving_variance``; ``num_batches_tracked`` is not stored), e.g.
 ``backbone.layer1.0.conv1.weight``, ``backbone.layer1.0.bn1.gamma``,
-``decode_head.conv_seg.weight``: :func:`translated_key_map`.
+``decode_head.conv_seg.weight``: :func:`translated_key_map`, the layout ``'translated'``. The
+FCN/VGG networks keep their own layouts (:data:`~..names.LAYOUTS`: ``'mindspore'``, the
+tutorial's ``'mindspore_tutorial'``): the same cells, their parameters named as that layout names
+the torch keys (:func:`network_key_map`).
 """
 import hashlib
 import importlib.util
@@ -40,7 +43,14 @@ from ..graph import (
     ReLUSpec,
     TracedNetwork,
 )
-from ..names import BN_TORCH_ONLY, BN_TORCH_TO_MINDSPORE, KeyMapError, format_keys
+from ..names import (
+    BN_TORCH_ONLY,
+    BN_TORCH_TO_MINDSPORE,
+    KeyMapError,
+    format_keys,
+    layout_key,
+    layout_key_map,
+)
 from ..spec import ConvSpec, DeconvSpec, PoolSpec
 from .layers import Resize, batch_norm2d, conv2d, conv_transpose2d, max_pool2d
 
@@ -223,6 +233,30 @@ def translated_key_map(net: TracedNetwork, keys) -> Tuple[Dict[str, str], List[s
     return mapping, dropped
 
 
+def network_key_map(net: TracedNetwork, keys, layout: str = TRANSLATED_LAYOUT,
+                    what: str = 'the model') -> Tuple[Dict[str, str], List[str]]:
+    """``({torch key: MindSpore name}, [torch keys not stored])`` of the state-dict ``keys`` in
+    ``layout``: :data:`TRANSLATED_LAYOUT` (:func:`translated_key_map`) or one of the FCN/VGG
+    layouts of :func:`~..names.layout_key_map` (every key must still belong to a traced layer).
+
+    Raises:
+        KeyMapError: a key that belongs to no layer, or that ``layout`` cannot hold.
+    """
+    translated = translated_key_map(net, keys)
+    if layout == TRANSLATED_LAYOUT:
+        return translated
+    return layout_key_map(keys, layout, what)
+
+
+def _torch_key(net: TracedNetwork, name: str) -> str:
+    """The torch state-dict key of a translated parameter name (the inverse of
+    :func:`translated_key_map`)."""
+    path, _, param = name.rpartition('.')
+    if isinstance(net.layers.get(path), BatchNormSpec):
+        param = {ms: torch for torch, ms in BN_TORCH_TO_MINDSPORE.items()}.get(param, param)
+    return f'{path}.{param}'
+
+
 def load_network_class(source: str, path: Optional[str] = None, class_name: str = CLASS_NAME):
     """Write ``source`` to ``path`` and import its class. Without ``path``, the file goes to the
     temporary folder under the hash of its source (one file per distinct network, reused)."""
@@ -242,17 +276,30 @@ def load_network_class(source: str, path: Optional[str] = None, class_name: str 
 
 
 def build_translated_cell(net: TracedNetwork, source_file: Optional[str] = None,
-                          weight_init='zeros') -> nn.Cell:
-    """The MindSpore cell of ``net`` in inference mode, parameters named as
-    :func:`translated_key_map` says (at zero until a checkpoint is loaded). ``source_file``:
-    where the generated class is written (see the module docstring)."""
+                          weight_init='zeros', layout: str = TRANSLATED_LAYOUT) -> nn.Cell:
+    """The MindSpore cell of ``net`` in inference mode, parameters named as ``layout`` names them
+    (:func:`network_key_map`; at zero until a checkpoint is loaded). ``source_file``: where the
+    generated class is written (see the module docstring).
+
+    Raises:
+        KeyMapError: ``layout`` cannot name a parameter of the network.
+    """
     cls = load_network_class(network_source(net), source_file)
     layers = build_layers(net, weight_init)
     cell = cls(layers)
     attrs = attribute_names(net.layers)
     path_of = {a: p for p, a in attrs.items()}
+    bad = []
     for name, param in cell.parameters_and_names():
         attr, _, rest = name.partition('.')
         param.name = f'{path_of[attr]}.{rest}'
+        if layout != TRANSLATED_LAYOUT:
+            try:
+                param.name = layout_key(_torch_key(net, param.name), layout)
+            except KeyMapError:
+                bad.append(param.name)
+    if bad:
+        raise KeyMapError(f'{net.summary}: the {layout!r} layout has no name for '
+                          f'{format_keys(bad)}')
     cell.set_train(False)
     return cell

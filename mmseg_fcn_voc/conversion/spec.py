@@ -1,8 +1,9 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """What an FCN network computes at inference, as plain data: every layer's arguments.
 
-:func:`~.describe.describe_fcn` reads an :class:`FCNSpec` off a built torch model; the MindSpore
-cells and the reference checks (:mod:`.references`) are built from it. Dataclasses only: no torch,
+:func:`~.describe.describe_fcn` reads an :class:`FCNSpec` off a built torch model; the reference
+checks (:mod:`.references`: is it the tutorial network?) and the deployment facts are read from
+it, and the layers' specs are what the MindSpore layer factories take. Dataclasses only: no torch,
 no MindSpore. Pairs are ``(height, width)``.
 """
 from dataclasses import dataclass, replace

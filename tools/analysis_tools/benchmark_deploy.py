@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Tuple
 
 import numpy as np
 import torch
@@ -100,9 +101,10 @@ def time_deployed(python, deploy, backend, images, out):
     return info['seconds'], preds, info
 
 
-def gflop_per_image(model, size, deploy) -> float:
+def gflop_per_image(model, size, deploy) -> Tuple[float, Tuple[int, int]]:
     """FLOP (2 per multiply-add) of one forward of ``model`` on an image of ``size`` (H, W), in
-    GFLOP: at the network input's size, as the runtime pads it for the ``deploy`` folder."""
+    GFLOP, and that input's size: the network input as the runtime resizes (a config whose test
+    pipeline resizes) and pads it for the ``deploy`` folder."""
     from mmengine.analysis import FlopAnalyzer
 
     from fcn_voc_runtime.deploy import load_deploy_dir
@@ -112,7 +114,7 @@ def gflop_per_image(model, size, deploy) -> float:
         analyzer = FlopAnalyzer(model, (torch.zeros(1, 3, *size), ))
         analyzer.unsupported_ops_warnings(False)
         analyzer.uncalled_modules_warnings(False)
-        return 2 * analyzer.total() / 1e9
+        return 2 * analyzer.total() / 1e9, tuple(size)
 
 
 def main(argv=None):
@@ -153,7 +155,7 @@ def main(argv=None):
         images = write_bench_images(work, args.num_images, tuple(args.size))
 
         model = init_model(args.config, ckpt, device='cpu')
-        gflop = gflop_per_image(model, tuple(args.size), deploy)
+        gflop, net_size = gflop_per_image(model, tuple(args.size), deploy)
         inference_model(model, images[0])  # warm-up
         t0 = time.perf_counter()
         reference = [inference_model(model, p).pred_sem_seg.data[0].numpy() for p in images]
@@ -172,7 +174,8 @@ def main(argv=None):
 
     total = sum(a.size for a in reference)
     mmseg_rate, deploy_rate = len(images) / t_mmseg, len(images) / t_deploy
-    print(f'  network: {gflop:.0f} GFLOP per {args.size[1]}x{args.size[0]} image')
+    print(f'  network: {gflop:.0f} GFLOP per {args.size[1]}x{args.size[0]} image (network input '
+          f'{net_size[1]}x{net_size[0]})')
     print(f'  mmseg inference_model : {mmseg_rate:6.3f} images/s ({t_mmseg:.1f} s), '
           f'~{gflop * mmseg_rate:.0f} GFLOP/s')
     print(f'  deployed {args.backend:13}: {deploy_rate:6.3f} images/s ({t_deploy:.1f} s), '

@@ -33,23 +33,31 @@ def rescaled_size(height: int, width: int, scale, keep_ratio: bool) -> Tuple[int
 
 
 def bilinear_resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize (H, W, C) float/uint8 data to (height, width, C) as ``F.interpolate(...,
-    mode='bilinear', align_corners=False)`` does (half-pixel centres, edge clamping)."""
-    src_h, src_w = array.shape[:2]
+    """Resize (C, H, W) data to (C, height, width) float32 as ``F.interpolate(...,
+    mode='bilinear', align_corners=False)`` does (half-pixel centres, edge clamping).
+
+    Every output value is ``(x00 (1 - fx) + x01 fx) (1 - fy) + (x10 (1 - fx) + x11 fx) fy``, in
+    torch's order; each source row is interpolated along the width once, then the rows are
+    blended (the logits of a whole image: C score maps)."""
+    src_h, src_w = array.shape[-2:]
     if (src_h, src_w) == (height, width):
         return array
 
     def axis(src: int, dst: int):
-        pos = np.clip((np.arange(dst) + 0.5) * (src / dst) - 0.5, 0, None)
+        # As torch's CPU kernel: a float32 scale, each source position ``scale * (i + 0.5) - 0.5``
+        # rounded once to float32 (a fused multiply-add; exact in float64, then rounded), float32
+        # weights. A float64 scale moved VOC-sized positions by up to 1e-4 pixel.
+        scale = np.float32(src) / np.float32(dst)
+        pos = (np.float64(scale) * (np.arange(dst) + 0.5) - 0.5).astype(np.float32)
+        pos = np.maximum(pos, np.float32(0))
         low = np.minimum(np.floor(pos).astype(np.int64), src - 1)
         high = np.minimum(low + 1, src - 1)
-        return low, high, (pos - low).astype(np.float32)
+        return low, high, np.clip(pos - low, 0, 1).astype(np.float32)
 
     (y0, y1, fy), (x0, x1, fx) = axis(src_h, height), axis(src_w, width)
-    data = array.astype(np.float32)
-    top = data[y0][:, x0] * (1 - fx)[None, :, None] + data[y0][:, x1] * fx[None, :, None]
-    bottom = data[y1][:, x0] * (1 - fx)[None, :, None] + data[y1][:, x1] * fx[None, :, None]
-    return top * (1 - fy)[:, None, None] + bottom * fy[:, None, None]
+    data = array.astype(np.float32, copy=False)
+    rows = data[..., x0] * (1 - fx) + data[..., x1] * fx  # (C, src_h, width)
+    return rows[:, y0] * (1 - fy)[:, None] + rows[:, y1] * fy[:, None]
 
 
 def input_sizes(height: int, width: int, spec: DeploySpec) -> Tuple[Tuple[int, int],
@@ -91,5 +99,5 @@ def postprocess(logits: np.ndarray, valid: Tuple[int, int],
     """(1, K, H', W') logits -> (H, W) uint8 class map of the original image."""
     scores = logits[0, :, :valid[0], :valid[1]]
     if tuple(valid) != tuple(original):
-        scores = bilinear_resize(scores.transpose(1, 2, 0), *original).transpose(2, 0, 1)
+        scores = bilinear_resize(scores, *original)
     return scores.argmax(axis=0).astype(np.uint8)

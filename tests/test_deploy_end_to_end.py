@@ -195,6 +195,14 @@ def test_mindspore_deployment(case, mindspore_deploy_dir, mmseg_predictions, tmp
     x, ref = _torch_logits(case, (256, 256), seed=1)
     _assert_parity(cell(ms.Tensor(x)).asnumpy(), ref)
 
+    # the runtime compiles the dynamic MINDIR once for images of every size (MindSpore compiles
+    # a graph per input shape unless the dynamic inputs are declared)
+    from fcn_voc_runtime.predictor import Predictor
+    predictor = Predictor(str(deploy_dir))
+    for size in [(64, 96), (96, 64), (80, 80)]:
+        predictor.predict(np.zeros((*size, 3), np.uint8))
+    assert len(predictor.model.graph.compile_cache) == 1
+
     out = tmp_path / 'out'
     log = _run([sys.executable, 'converters/infer_deployed.py', deploy_dir, case['images'],
                 '--out-dir', out, '--labels', case['labels'], '--backend', 'mindspore'],

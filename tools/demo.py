@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     ok = True
     if parity is not None:
         table.add_row('MindSpore parity', 'PASS' if parity['passed'] else 'FAIL')
-        table.add_row('MindSpore files (.ckpt, .mindir, deploy.json)',
+        table.add_row('MindSpore files (.ckpt, .mindir, _network.py, deploy.json)',
                       osp.relpath(osp.join(work, 'mindspore'), REPO) + '/')
         same = all(abs(deployed[k] - metrics[k]) <= 0.01 for k in ('aAcc', 'mAcc', 'mIoU', 'fwIoU'))
         table.add_row('deployed = mim test (0.01 points)', 'yes' if same else 'NO')

@@ -99,7 +99,6 @@ class TracedNetwork:
     Attributes:
         ops: the nodes in execution order (the first is the input, the last the output).
         layers: ``{module path: spec}`` of every layer, in the order they first run.
-        layer_types: ``{module path: torch type name}`` (for messages and the name map).
         num_classes: K.
         geometry: the FCN head's ``geometry`` ('caffe' / 'same'), or ``'resize'`` for a head whose
             logits mmseg resizes to the input.
@@ -108,7 +107,6 @@ class TracedNetwork:
     """
     ops: Tuple[GraphOp, ...]
     layers: Dict[str, LayerSpec]
-    layer_types: Dict[str, str]
     num_classes: int
     geometry: str
     size_divisor: int
@@ -239,7 +237,7 @@ def trace_network(model: nn.Module, what: str = 'the model',
     module = fx.GraphModule(network, graph)
     with torch.no_grad():
         ShapeProp(module).propagate(torch.zeros(1, 3, *example_size))
-    ops, layers, types = [], {}, {}
+    ops, layers = [], {}
     for node in graph.nodes:
         if node.op == 'placeholder':
             ops.append(GraphOp(node.name, 'input', '', (), {}, _rank(node)))
@@ -252,7 +250,6 @@ def trace_network(model: nn.Module, what: str = 'the model',
             sub = module.get_submodule(node.target)
             if path not in layers:
                 layers[path] = _layer_spec(sub, f'{what}: {path}')
-                types[path] = type(sub).__name__
             ops.append(GraphOp(node.name, 'layer', path, _arg(node.args), _arg(node.kwargs),
                                _rank(node)))
             continue
@@ -263,7 +260,7 @@ def trace_network(model: nn.Module, what: str = 'the model',
         ops.append(GraphOp(node.name, kind, '', _arg(node.args), _arg(node.kwargs), _rank(node)))
     head = model.decode_head
     geometry = head.geometry if isinstance(head, FCNSkipHead) else 'resize'
-    return TracedNetwork(tuple(ops), layers, types, int(head.num_classes), geometry,
+    return TracedNetwork(tuple(ops), layers, int(head.num_classes), geometry,
                          32 if geometry == 'same' else 1, network_summary(model))
 
 

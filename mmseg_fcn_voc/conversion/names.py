@@ -60,6 +60,8 @@ BN_TORCH_TO_MINDSPORE = {
     'running_mean': 'moving_mean',
     'running_var': 'moving_variance',
 }
+#: MindSpore ``nn.BatchNorm2d`` parameters -> torch BatchNorm state.
+BN_MINDSPORE_TO_TORCH = {ms: torch for torch, ms in BN_TORCH_TO_MINDSPORE.items()}
 #: torch BatchNorm state with no MindSpore counterpart. Inference never reads it (the running
 #: statistics are used as they are), and training reads it only when ``momentum=None``.
 BN_TORCH_ONLY = ('num_batches_tracked', )

@@ -44,6 +44,7 @@ from ..graph import (
     TracedNetwork,
 )
 from ..names import (
+    BN_MINDSPORE_TO_TORCH,
     BN_TORCH_ONLY,
     BN_TORCH_TO_MINDSPORE,
     KeyMapError,
@@ -253,7 +254,7 @@ def _torch_key(net: TracedNetwork, name: str) -> str:
     :func:`translated_key_map`)."""
     path, _, param = name.rpartition('.')
     if isinstance(net.layers.get(path), BatchNormSpec):
-        param = {ms: torch for torch, ms in BN_TORCH_TO_MINDSPORE.items()}.get(param, param)
+        param = BN_MINDSPORE_TO_TORCH.get(param, param)
     return f'{path}.{param}'
 
 

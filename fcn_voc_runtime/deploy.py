@@ -29,6 +29,7 @@ file; :func:`load_deploy_dir` reads and checks it on the host. Keys (``version``
                            it (:mod:`fcn_voc_runtime.gears`), measured: agreement with native size
 """
 import json
+import os
 import os.path as osp
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
@@ -96,6 +97,30 @@ def _need(cond: bool, path: str, problem: str) -> None:
         raise DeployError(f'{path}: {problem}')
 
 
+def folder_file(folder: str, entry: object, key: str, path: str) -> str:
+    """The path of the file that ``deploy.json`` (``path``) names under ``key``, checked to lie
+    inside its folder: a relative name without ``..``, not leading out through a symbolic link.
+
+    Raises:
+        DeployError: naming the key and the value (a folder that reaches outside itself could
+            load any model on the host).
+    """
+    _need(isinstance(entry, dict) and isinstance(entry.get('file'), str) and entry['file'], path,
+          f'{key}.file: expected a file name inside the deploy folder')
+    name = entry['file']
+    parts = name.replace('\\', '/').split('/')
+    _need(not osp.isabs(name) and not name.startswith(('/', '\\')) and '..' not in parts
+          and not (len(name) > 1 and name[1] == ':'), path,
+          f'{key}.file {name!r}: not inside the deploy folder (an absolute path or ".."); a '
+          'deploy folder names only its own files')
+    real_folder = osp.realpath(folder)
+    real = osp.realpath(osp.join(folder, name))
+    _need(real.startswith(real_folder.rstrip(os.sep) + os.sep), path,
+          f'{key}.file {name!r} leads outside the deploy folder (to {real}, through a symbolic '
+          'link); a deploy folder names only its own files')
+    return osp.join(folder, name)
+
+
 def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
     """Read ``folder/deploy.json`` and check it against the files it names.
 
@@ -123,8 +148,12 @@ def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
           f'{DEPLOY_FORMAT!r} version {DEPLOY_VERSION}')
     _need(raw['backend'] in BACKENDS, path, f'backend {raw["backend"]!r} is not one of {BACKENDS}')
     model, inp, size, out = raw['model'], raw['input'], raw['size'], raw['output']
+    model_file = folder_file(folder, model, 'model', path)
+    files = raw.get('files') or {}
+    _need(isinstance(files, dict), path, 'files: expected {role: {file, sha256}}')
+    for role, entry in files.items():
+        folder_file(folder, entry, f'files.{role}', path)
     try:
-        model_file = osp.join(folder, model['file'])
         input_shape = list(model['input_shape'])
         spec = DeploySpec(
             folder=folder, backend=raw['backend'], model_file=model_file,
@@ -154,9 +183,10 @@ def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
           f'from {folder}: the deploy folder is incomplete')
     entries = [model]
     gears = raw.get('gears') or []
+    _need(isinstance(gears, list), path, 'gears: expected a list of {size, file, sha256}')
     try:
-        parsed = [((int(g['size'][0]), int(g['size'][1])), osp.join(folder, g['file']))
-                  for g in gears]
+        parsed = [((int(g['size'][0]), int(g['size'][1])),
+                   folder_file(folder, g, f'gears[{i}]', path)) for i, g in enumerate(gears)]
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise DeployError(f'{path}: malformed gears entry: {type(e).__name__}: {e}') from e
     for (size, gear_file), entry in zip(parsed, gears):

@@ -41,6 +41,7 @@ from fcn_voc_core.imageio import (
     write_label_png,
 )
 from fcn_voc_core.metrics import class_table, confusion_matrix, scores_from_confusion
+from fcn_voc_core.output_guard import check_outputs_apart, numbered
 from fcn_voc_core.progress import track
 from fcn_voc_core.visualize import overlay_image, save_rgb
 
@@ -251,6 +252,9 @@ class FolderInference:
                 mismatched deploy folder, images whose names clash, unreadable images, missing,
                 unreadable or mis-sized labels.
         """
+        o = self.options
+        check_outputs_apart({'--out-dir': o.out_dir},
+                            {'DIR': o.deploy_dir, 'IMAGES': o.images, '--labels': o.labels})
         predictor = self.load()
         pairs = self.collect()
         self.validate(predictor, pairs)
@@ -294,6 +298,7 @@ def merge_shards(shard_dirs: Sequence[str], out_dir: str,
         InputError: naming the folder: not a labelled shard output, shards of another model,
             classes or device, a shard missing or given twice, images scored twice.
     """
+    check_outputs_apart({'--out-dir': out_dir}, numbered('SHARD_OUT', shard_dirs))
     runs, hist, images = [], None, set()
     for folder in shard_dirs:
         path = osp.join(folder, RUN_FILE)

@@ -287,6 +287,26 @@ def published_layouts():
 
 
 @pytest.fixture(scope='session')
+def mmseg_input():
+    """``mmseg_input(model, image_path)`` -> ``(x, (h, w))``: the (1, 3, H', W') network input that
+    mmseg's own components make of an image (``LoadImageFromFile``, ``PackSegInputs``, the model's
+    ``SegDataPreProcessor``), and the image's size; independent of the converters' preprocessing."""
+    import torch
+    from mmcv.transforms import Compose
+    from mmengine.dataset import pseudo_collate
+
+    pipeline = Compose([dict(type='LoadImageFromFile'), dict(type='PackSegInputs')])
+
+    def _input(model, path):
+        data = pipeline(dict(img_path=str(path)))
+        with torch.no_grad():
+            batch = model.data_preprocessor(pseudo_collate([data]), False)
+        return batch['inputs'], tuple(data['data_samples'].ori_shape)
+
+    return _input
+
+
+@pytest.fixture(scope='session')
 def demo_voc(tmp_path_factory):
     """A small generated VOC + SBD dataset, prepared by prepare_voc: returns its data_root."""
     from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
@@ -447,6 +467,32 @@ def _write_tiny_deploy(folder):
     return folder
 
 
+def _write_tiny_mindspore_deploy(folder):
+    """:func:`_write_tiny_deploy`'s network as a dynamic-shape MINDIR (MindSpore 2.10 exports it;
+    the host's MindSpore 2.7.2 loads it), in a deploy folder of backend ``mindspore``."""
+    import json
+    import os
+
+    import mindspore as ms
+    import numpy as np
+    from mindspore import nn
+
+    from fcn_voc_runtime.deploy import DEPLOY_FILE, file_entry
+    _write_tiny_deploy(folder)
+    cell = nn.Conv2d(3, 3, 1, has_bias=False, pad_mode='valid',
+                     weight_init=ms.Tensor(np.eye(3, dtype=np.float32)[:, :, None, None]))
+    ms.export(cell, ms.Tensor(shape=[1, 3, None, None], dtype=ms.float32),
+              file_name=osp.join(folder, 'tiny'), file_format='MINDIR')
+    os.remove(osp.join(folder, 'tiny.onnx'))
+    with open(osp.join(folder, DEPLOY_FILE)) as f:
+        deploy = json.load(f)
+    deploy['backend'] = 'mindspore'
+    deploy['model'].update(file_entry(folder, osp.join(folder, 'tiny.mindir')))
+    with open(osp.join(folder, DEPLOY_FILE), 'w') as f:
+        json.dump(deploy, f)
+    return folder
+
+
 def _write_tiny_dataset(root, n, size=(24, 32), seed=0):
     """``n`` PNG images and labels; each label is the image's brightest channel except a void
     border and a few wrong pixels, so the scores are neither 0 nor 100."""
@@ -472,6 +518,12 @@ def tiny_deploy():
     """``tiny_deploy(folder)`` -> a deploy folder (converters' format) whose ONNX predicts each
     pixel's brightest colour channel (classes background / red / green)."""
     return _write_tiny_deploy
+
+
+@pytest.fixture(scope='session')
+def tiny_mindspore_deploy():
+    """``tiny_mindspore_deploy(folder)`` -> :func:`tiny_deploy`'s model as a dynamic MINDIR."""
+    return _write_tiny_mindspore_deploy
 
 
 @pytest.fixture(scope='session')

@@ -241,8 +241,26 @@ def test_onnx_caffe_geometry_matches_torch(converter_cli, tmp_path, repo_root,
     assert not any(n.op_type == 'Shape' for n in graph.graph.node)  # static: ATC needs it
     report = json.load(open(tmp_path / 'onnx_parity.json'))
     assert report['passed'] and report['static_shapes']
-    # Independently: onnxruntime on another input against the mmseg segmentor.
     model = build_and_load(config, ckpt)
+    # The report's figures, recomputed from the ONNX file on disk: its seeded input (seed and
+    # size as the report states; uniform uint8 noise as BGR), mmseg's own preprocessing and
+    # segmentor, the errors and agreement computed here.
+    assert report['parity_sizes'] == [[3, 4]] and report['seed'] == 0
+    bgr = np.random.default_rng(report['seed']).integers(0, 256, (3, 4, 3), dtype=np.uint8)
+    with torch.no_grad():
+        seeded = model.data_preprocessor({'inputs': [torch.from_numpy(bgr.transpose(2, 0, 1))],
+                                          'data_samples': None}, False)['inputs'].float()
+        ref = model.inference(seeded, [dict(img_shape=(3, 4), ori_shape=(3, 4),
+                                            pad_shape=(3, 4))]).double().numpy()
+    got = _onnxruntime(path, seeded.numpy()).astype(np.float64)
+    onnx_figures = report['onnxruntime']
+    assert onnx_figures['max_abs_error'] == pytest.approx(np.abs(got - ref).max(), rel=1e-6,
+                                                          abs=1e-12)
+    assert onnx_figures['max_rel_error'] == pytest.approx(
+        np.abs(got - ref).max() / np.abs(ref).max(), rel=1e-6, abs=1e-15)
+    assert onnx_figures['argmax_agreement'] == (got.argmax(1) == ref.argmax(1)).mean()
+    assert onnx_figures['pixels'] == 12 and onnx_figures['input_shapes'] == [[1, 3, 3, 4]]
+    # Independently: onnxruntime on another input against the mmseg segmentor.
     x = torch.randn(1, 3, 3, 4, generator=torch.Generator().manual_seed(5)) * 60
     with torch.no_grad():
         expected = model.inference(x, [dict(img_shape=(3, 4), ori_shape=(3, 4),

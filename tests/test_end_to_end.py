@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -153,8 +153,27 @@ def _losses(work_dir):
     return losses
 
 
+def _with_kill_point(config, folder, iteration):
+    """A config that inherits ``config`` and adds tests/helpers' KillPointHook after
+    ``iteration``: returns (config path, the named pipe the hook signals through)."""
+    from mmengine.config import Config
+    base = Config.fromfile(config)
+    fifo = osp.join(folder, 'kill_point.fifo')
+    os.mkfifo(fifo)
+    hooks = list(base.get('custom_hooks', [])) + [
+        dict(type='KillPointHook', iteration=iteration, fifo=fifo)]
+    imports = list(base.custom_imports['imports']) + ['kill_point']
+    path = osp.join(folder, 'killed_config.py')
+    with open(path, 'w') as f:
+        f.write(f'_base_ = [{osp.abspath(config)!r}]\n'
+                f'custom_imports = dict(imports={imports!r}, allow_failed_imports=False)\n'
+                f'custom_hooks = {hooks!r}\n')
+    return path, fifo
+
+
 def test_sigkill_then_resume_continues_where_it_stopped(config, demo_voc, demo_cfg, tmp_path):
-    """A run killed after a checkpoint continues from that checkpoint's iteration (> 0), and its
+    """A run killed right after iteration 2 (its checkpoint complete: a hook signals through a
+    pipe and waits to be killed there) continues from iteration 2 with ``--resume``, and its
     losses and final weights equal an uninterrupted run's with the same seed.
 
     Tolerance: the two runs do the same float32 operations in the same order on the same machine
@@ -164,33 +183,50 @@ def test_sigkill_then_resume_continues_where_it_stopped(config, demo_voc, demo_c
     extra = ['default_hooks.checkpoint.interval=2', 'train_cfg.val_interval=100',
              'default_hooks.logger.interval=1']
     ref_dir, work_dir = str(tmp_path / 'ref'), str(tmp_path / 'killed')
+    os.makedirs(work_dir)
+    killed_config, fifo = _with_kill_point(config, work_dir, iteration=2)
 
-    def args(work):
-        return [MIM, 'train', 'mmseg', config, '--work-dir', work, '--cfg-options',
+    def args(cfg, work):
+        return [MIM, 'train', 'mmseg', cfg, '--work-dir', work, '--cfg-options',
                 *demo_cfg(demo_voc, work, max_iters=4, extra=extra)]
 
-    ref = _start(args(ref_dir))  # the uninterrupted run, beside the one that is killed
-    proc = subprocess.Popen(args(work_dir), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    marker = osp.join(work_dir, 'last_checkpoint')  # written after a checkpoint is complete
-    deadline = time.time() + 600
-    while not osp.isfile(marker) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    assert proc.poll() is None, 'training ended before it could be killed'
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    ref = _start(args(config, ref_dir))  # the uninterrupted run, beside the one that is killed
+    env = _env()
+    env['PYTHONPATH'] = os.pathsep.join([osp.join(REPO, 'tests', 'helpers'),
+                                         env.get('PYTHONPATH', '')])
+    proc = subprocess.Popen(args(killed_config, work_dir), cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    def unblock_if_dead():  # a run that dies before the kill point: EOF for the reader below
+        proc.wait()
+        try:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader left: the test has read its line already
+            pass
+
+    threading.Thread(target=unblock_if_dead, daemon=True).start()
+    try:
+        with open(fifo) as f:  # blocks until the hook has reached its point (or the run died)
+            signal_line = f.readline()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert signal_line == 'ready 2\n', f'training ended before the kill point (exit {proc.returncode})'
+    assert proc.returncode == -signal.SIGKILL
     _wait(ref)
     reference = _losses(ref_dir)
     assert sorted(reference) == [1, 2, 3, 4]
     assert not osp.isfile(osp.join(work_dir, 'iter_4.pth'))
+    marker = osp.join(work_dir, 'last_checkpoint')
     last = open(marker).read().strip()
-    resumed_at = torch.load(last, map_location='cpu')['meta']['iter']
-    assert 0 < resumed_at < 4 and last.endswith(f'iter_{resumed_at}.pth')
+    assert last.endswith('iter_2.pth')
+    assert torch.load(last, map_location='cpu')['meta']['iter'] == 2
 
-    out = _run(args(work_dir) + ['--resume'])
-    assert f'resumed epoch: 0, iter: {resumed_at}' in out  # mmengine's own report
-    after = {k: v for k, v in _losses(work_dir).items() if k > resumed_at}
-    assert sorted(after) == list(range(resumed_at + 1, 5))  # continued, not restarted at 1
+    out = _run(args(config, work_dir) + ['--resume'])
+    assert 'resumed epoch: 0, iter: 2' in out  # mmengine's own report
+    after = {k: v for k, v in _losses(work_dir).items() if k > 2}
+    assert sorted(after) == [3, 4]  # continued, not restarted at 1
     for step, loss in after.items():
         assert loss == pytest.approx(reference[step], rel=1e-5), step
     final = torch.load(osp.join(work_dir, 'iter_4.pth'), map_location='cpu')

@@ -136,10 +136,57 @@ def test_a_tampered_gear_is_refused(geared):
         load_deploy_dir(geared)
 
 
+def _assert_gears_measured_is_recomputed(measured, out, deploy, config, ckpt, images, labels,
+                                         mmseg_input):
+    """deploy.json's ``gears_measured``, recomputed here from the gear ONNX files on disk: each
+    image's mmseg input padded (bottom, right, with the preprocessor's pad value) to the smallest
+    gear that holds it, run with onnxruntime, cropped back, against mmseg's native-size
+    ``inference_model``; pixel agreement overall and per gear, the worst image, both mean IUs."""
+    import onnxruntime as ort
+    from mmseg.apis import inference_model, init_model
+
+    from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
+    model = init_model(config, ckpt, device='cpu')
+    pad = float(model.data_preprocessor.pad_val)
+    gears = {tuple(g['size']): ort.InferenceSession(str(out / g['file']),
+                                                    providers=['CPUExecutionProvider'])
+             for g in deploy['gears']}
+    totals, per_image, hists = {}, {}, [0, 0]
+    for name in sorted(os.listdir(images)):
+        x, (h, w) = mmseg_input(model, images / name)
+        ph, pw = x.shape[-2:]
+        gear = min((g for g in gears if g[0] >= ph and g[1] >= pw),
+                   key=lambda g: (g[0] * g[1], g))
+        padded = np.full((1, 3, *gear), pad, np.float32)
+        padded[..., :ph, :pw] = x.numpy()
+        geared = gears[gear].run(None, {'input': padded})[0][0, :, :h, :w].argmax(0)
+        native = inference_model(model, str(images / name)).pred_sem_seg.data[0].numpy()
+        agree = int((geared == native).sum())
+        key = f'{gear[0]}x{gear[1]}'
+        a, n, c = totals.get(key, (0, 0, 0))
+        totals[key] = (a + agree, n + native.size, c + 1)
+        per_image[name] = agree / native.size
+        gt = np.array(Image.open(labels / name))
+        hists = [hists[0] + confusion_matrix(gt, native, 21, 255),
+                 hists[1] + confusion_matrix(gt, geared, 21, 255)]
+    agreeing = sum(a for a, _, _ in totals.values())
+    pixels = sum(n for _, n, _ in totals.values())
+    assert measured['pixel_agreement'] == pytest.approx(agreeing / pixels, abs=1e-9)
+    assert measured['per_gear'] == {k: {'images': c, 'pixel_agreement': pytest.approx(a / n)}
+                                    for k, (a, n, c) in totals.items()}
+    worst = min(per_image, key=per_image.get)
+    assert measured['worst_image'] == worst
+    assert measured['worst_image_agreement'] == pytest.approx(per_image[worst], abs=1e-9)
+    assert measured['mean_iou_native'] == pytest.approx(
+        100 * scores_from_confusion(hists[0]).mean_iou, abs=1e-6)
+    assert measured['mean_iou_geared'] == pytest.approx(
+        100 * scores_from_confusion(hists[1]).mean_iou, abs=1e-6)
+
+
 @pytest.mark.slow
 def test_to_onnx_gears_deploy_and_measure_against_native_mmseg(
         tmp_path, narrow_fcn_config, random_fcn_checkpoint, converter_cli, host_python, host_env,
-        capsys):
+        capsys, mmseg_input):
     """``--gears`` on the Caffe geometry (narrow fc6/fc7): one static ONNX per gear, parity per
     gear, deploy.json's gears and their measured agreement with native size, which equals the
     agreement the test measures between the host runtime's predictions and mmseg's
@@ -175,6 +222,8 @@ def test_to_onnx_gears_deploy_and_measure_against_native_mmseg(
     assert report['onnxruntime_40x64']['passed'] and report['onnxruntime_64x32']['passed']
     measured = deploy['gears_measured']
     assert measured['images'] == 4 and set(measured['per_gear']) == {'40x64', '64x32'}
+    _assert_gears_measured_is_recomputed(measured, out, deploy, config, ckpt, images, labels,
+                                         mmseg_input)
     atc = (out / 'atc.sh').read_text()
     assert 'input:1,3,40,64' in atc and 'input:1,3,64,32' in atc
 

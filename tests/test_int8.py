@@ -15,6 +15,7 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
 
 from mmseg_fcn_voc.conversion.onnx.int8 import (
     Int8Quantizer,
@@ -198,9 +199,33 @@ def narrow_fcn(fcn_config_file, random_fcn_checkpoint):
     return config, random_fcn_checkpoint(config)
 
 
+def _onnx_figures(config, ckpt, float_onnx, int8_onnx, images, labels, mmseg_input):
+    """Agreement of the int8 model's class maps with the float32 model's (mean, worst image)
+    and both mean IUs, computed here: both ONNX files run with onnxruntime on the inputs mmseg's
+    components make, the test's own confusion matrices."""
+    from mmseg.apis import init_model
+
+    from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
+    model = init_model(config, ckpt, device='cpu')
+    sessions = [_session(str(float_onnx)), _session(str(int8_onnx))]
+    agree, hists = {}, [0, 0]
+    for name in sorted(os.listdir(images)):
+        x, (h, w) = mmseg_input(model, osp.join(images, name))
+        gt = np.array(Image.open(osp.join(labels, name)))
+        maps = [s.run(None, {'input': x.numpy()})[0][0, :, :h, :w].argmax(0) for s in sessions]
+        agree[name] = float((maps[0] == maps[1]).mean())
+        hists = [hist + confusion_matrix(gt, m, 21, 255) for hist, m in zip(hists, maps)]
+    worst = min(agree, key=agree.get)
+    return {'argmax_agreement_mean': float(np.mean(list(agree.values()))),
+            'argmax_agreement_worst': agree[worst], 'worst_image': worst,
+            'mIoU_float32': 100 * scores_from_confusion(hists[0]).mean_iou,
+            'mIoU': 100 * scores_from_confusion(hists[1]).mean_iou}
+
+
 @pytest.mark.slow
 def test_int8_export_deploys_and_refuses_on_held_out_images(narrow_fcn, tmp_path, converter_cli,
-                                                          host_python, host_env, capsys):
+                                                          host_python, host_env, capsys,
+                                                          mmseg_input):
     """``to_onnx --int8``: the int8 folder (deploy.json, precision.json, AMCT config) run by the
     host runtime, which says int8 and refuses the NPU; then held-out images outside the
     calibration's range, with a target between the two measured worst images: exit 1, nothing
@@ -242,6 +267,18 @@ def test_int8_export_deploys_and_refuses_on_held_out_images(narrow_fcn, tmp_path
     assert report['held_out']['images'] == 2
     assert report['held_out']['worst_image'] in os.listdir(chk_images)
     assert held_worst < calibration_worst, (held_worst, calibration_worst)
+    # the held-out figures, recomputed here from the two ONNX files on disk with onnxruntime, on
+    # inputs mmseg's own components make, against the labels on disk
+    recomputed = _onnx_figures(config, ckpt, out / f'{name}.onnx', out / f'{name}_int8.onnx',
+                               chk_images, chk_labels, mmseg_input)
+    for figures in (report['held_out'], precision['measured']['held_out']):
+        assert figures['argmax_agreement_mean'] == pytest.approx(
+            recomputed['argmax_agreement_mean'], abs=1e-9)
+        assert figures['argmax_agreement_worst'] == pytest.approx(
+            recomputed['argmax_agreement_worst'], abs=1e-9)
+        assert figures['worst_image'] == recomputed['worst_image']
+        assert figures['mIoU'] == pytest.approx(recomputed['mIoU'], abs=1e-6)
+        assert figures['mIoU_float32'] == pytest.approx(recomputed['mIoU_float32'], abs=1e-6)
 
     run_dir = tmp_path / 'run'
     proc = subprocess.run([host_python, '-m', 'fcn_voc_runtime', str(out), chk_images, '--labels',
@@ -307,3 +344,38 @@ def test_layer_groups_of_an_exported_fcn():
         'backbone.conv1': ['/model/backbone/conv1_1/conv/Conv',
                            '/model/backbone/conv1_2/conv/Conv'],
         'decode_head': ['/model/score_pool4/Conv']}
+
+
+def test_held_out_images_that_are_calibration_images_are_refused_before_work(
+        converter_cli, tmp_path, capsys):
+    """The same folder, the same file through a link, or the same bytes under another name:
+    refused (exit 3) before the model is even loaded (the checkpoint here is not one), naming
+    the reused image; nothing written."""
+    cal_images, _ = _write_images(tmp_path / 'cal', 2, (16, 16), 0, 255, seed=0)
+    copies = tmp_path / 'copies'
+    copies.mkdir()
+    first = sorted(os.listdir(cal_images))[0]
+    (copies / 'renamed.png').write_bytes(open(osp.join(cal_images, first), 'rb').read())
+    linked = tmp_path / 'linked'
+    os.symlink(cal_images, linked)
+    fresh, _ = _write_images(tmp_path / 'fresh', 1, (16, 16), 0, 255, seed=5)
+    ckpt = tmp_path / 'not_a_checkpoint.pth'
+    ckpt.write_bytes(b'not loaded')
+    to_onnx = converter_cli('to_onnx')
+    for held_out, needle in ((cal_images, first), (str(linked), first),
+                             (str(copies), 'renamed.png')):
+        out = tmp_path / 'out'
+        capsys.readouterr()
+        code = to_onnx.main(['configs/fcn8s_vgg16bn_voc.py', str(ckpt), '--out-dir', str(out),
+                             '--dynamic', '--int8', '--calibration-images', cal_images,
+                             '--check-images', held_out])
+        err = capsys.readouterr().err
+        assert code == 3, err
+        assert 'held-out image(s) are also calibration images' in err and needle in err
+        assert not out.exists()
+    # apart: the refusal is about reuse, not the check itself (the next error is the checkpoint)
+    code = to_onnx.main(['configs/fcn8s_vgg16bn_voc.py', str(ckpt), '--out-dir',
+                         str(tmp_path / 'out'), '--dynamic', '--int8', '--calibration-images',
+                         cal_images, '--check-images', fresh])
+    err = capsys.readouterr().err
+    assert code == 3 and 'calibration images' not in err and 'not_a_checkpoint.pth' in err, err

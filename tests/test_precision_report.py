@@ -2,6 +2,7 @@
 FCN-8s writes precision.json, an ATC keep_dtype file in the exported graph's node names, atc.sh
 and deploy.json's precision entry, all consistent with each other and with the graph."""
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -10,10 +11,55 @@ import pytest
 from PIL import Image
 
 pytestmark = pytest.mark.slow
+#: How far the emulated modes' figures may be from torch's own float16's: both round the same
+#: operations' outputs to float16, but torch also rounds inside a module (the head's crops and
+#: skip sums, BN's affine step) where the emulation rounds once at the module's output, which
+#: flips the argmax of near-tied pixels.
+TOLERANCE = 0.02
+
+
+def _torch_precision_figures(config, ckpt, images, labels, mmseg_input):
+    """Per mode, the figures precision.json states, recomputed here with torch's own float16 on
+    the model mmseg builds (``init_model``), not with the converters' emulation:
+
+    * ``force_fp16``: the whole network in ``torch.float16`` (``model.half()``): every operation
+      rounds its output to float16, convolutions accumulate in float32 inside oneDNN;
+    * ``allow_fp32_to_fp16``: only the convolutions and transposed convolutions in float16 (their
+      inputs cast to float16, their outputs back to float32), everything else in float32.
+
+    Returns ``{mode: (per-image agreement with float32, mean IU)}``."""
+    import copy
+
+    import torch
+    from mmseg.apis import init_model
+
+    from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
+    model = init_model(config, ckpt, device='cpu')
+    half = copy.deepcopy(model).half()
+    cube = copy.deepcopy(model)
+    for m in cube.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            m.half()
+            m.register_forward_pre_hook(lambda mod, args: tuple(a.half() for a in args))
+            m.register_forward_hook(lambda mod, args, out: out.float())
+    figures = {'force_fp16': ([], []), 'allow_fp32_to_fp16': ([], [])}
+    for name in sorted(os.listdir(images)):
+        x, (h, w) = mmseg_input(model, images / name)
+        gt = np.array(Image.open(labels / name.replace('.jpg', '.png')))
+        with torch.no_grad():
+            ref = model(x, mode='tensor')[0, :, :h, :w].argmax(0).numpy()
+            maps = {'force_fp16': half(x.half(), mode='tensor'),
+                    'allow_fp32_to_fp16': cube(x, mode='tensor')}
+        for mode, logits in maps.items():
+            pred = logits.float()[0, :, :h, :w].argmax(0).numpy()
+            figures[mode][0].append(float((pred == ref).mean()))
+            figures[mode][1].append(confusion_matrix(gt, pred, 21, 255))
+    return {mode: (agree, 100 * scores_from_confusion(sum(hists)).mean_iou)
+            for mode, (agree, hists) in figures.items()}
 
 
 def test_to_onnx_writes_a_measured_precision_plan(converter_cli, tmp_path, narrow_fcn_config,
-                                                  random_fcn_checkpoint):
+                                                  random_fcn_checkpoint, mmseg_input):
     config = narrow_fcn_config('configs/_base_/models/fcn8s_vgg16.py')  # narrow fc6/fc7
     onnx_file = osp.splitext(osp.basename(config))[0] + '.onnx'
     ckpt = random_fcn_checkpoint(config)
@@ -40,6 +86,13 @@ def test_to_onnx_writes_a_measured_precision_plan(converter_cli, tmp_path, narro
         assert 0 <= entry['argmax_agreement_worst'] <= entry['argmax_agreement_mean'] <= 1
         assert entry['mIoU'] is not None
     assert report['fp32']['argmax_agreement_worst'] == 1.0
+    # the emulation's figures against torch's own float16 on the same network and images
+    for mode, (agree, miou) in _torch_precision_figures(config, ckpt, images, labels,
+                                                        mmseg_input).items():
+        entry = report[mode]
+        assert entry['argmax_agreement_mean'] == pytest.approx(np.mean(agree), abs=TOLERANCE)
+        assert entry['argmax_agreement_worst'] == pytest.approx(min(agree), abs=TOLERANCE)
+        assert entry['mIoU'] == pytest.approx(miou, abs=100 * TOLERANCE)
     assert report['force_fp16']['layers']['backbone.conv1_1.conv']['kind'] == 'cube'
     assert 'backbone.conv1_1.activate' in report['force_fp16']['layers']  # vector layers too
     assert 'backbone.conv1_1.activate' not in report['allow_fp32_to_fp16']['layers']

@@ -110,3 +110,58 @@ def test_nan_loss_stops_before_a_nan_checkpoint(model_cfg, tmp_path):
         state = torch.load(path, map_location='cpu')['state_dict']
         assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
     assert not osp.isfile(tmp_path / f'iter_{runner.iter + 1}.pth')
+
+
+DEMO_CONFIG = 'configs/demo/fcn8s_vgg16bn_1xb4-300_demovoc-96x96.py'
+
+
+def _demo_cfg(narrow_fcn_config, data_root, work_dir, resume=False):
+    """The demo config (narrow fc6/fc7) as ``mim train`` builds it: its own hooks, optimizer and
+    schedulers; the data pointed at ``data_root``, two iterations, a checkpoint after the second."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(narrow_fcn_config(DEMO_CONFIG))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].update(num_workers=0, persistent_workers=False)
+        cfg[loader].dataset.data_root = data_root
+    cfg.train_dataloader.batch_size = 2
+    cfg.train_cfg.update(max_iters=2, val_interval=100)
+    cfg.default_hooks.checkpoint.interval = 2
+    cfg.default_hooks.logger.interval = 1
+    cfg.work_dir, cfg.launcher, cfg.resume, cfg.load_from = work_dir, 'none', resume, None
+    cfg.log_level = 'WARNING'
+    return cfg
+
+
+def test_resume_continues_from_the_last_checkpoint(narrow_fcn_config, demo_voc, tmp_path,
+                                                   monkeypatch):
+    """The quick guard of ``mim train CONFIG --resume`` (mmseg's train.py sets ``cfg.resume``
+    and no ``load_from``): the demo config's Runner trains two iterations; a new Runner of the
+    same config with ``resume`` finds the last checkpoint in the work folder and continues at
+    iteration 2 with its weights, optimizer moments and learning-rate schedule, under torch's
+    ``weights_only`` loading. A resume that silently restarted would be at iteration 0 with
+    fresh weights."""
+    from mmengine.runner import Runner
+    monkeypatch.delenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', raising=False)
+    work_dir = str(tmp_path)
+    first = Runner.from_cfg(_demo_cfg(narrow_fcn_config, demo_voc, work_dir))
+    first.train()
+    saved = torch.load(osp.join(work_dir, 'iter_2.pth'), map_location='cpu')  # weights_only
+    assert open(osp.join(work_dir, 'last_checkpoint')).read().strip().endswith('iter_2.pth')
+
+    # the same two-iteration schedule: train() builds the optimizer and schedulers, resumes,
+    # and has no iteration left to run, so what it holds afterwards is what it resumed
+    resumed = Runner.from_cfg(_demo_cfg(narrow_fcn_config, demo_voc, work_dir, resume=True))
+    fresh = {k: v.clone() for k, v in resumed.model.state_dict().items()}
+    resumed.train()
+    assert resumed.iter == 2
+    state = resumed.model.state_dict()
+    for key, value in saved['state_dict'].items():
+        assert torch.equal(state[key], value), key
+    changed = [k for k, v in saved['state_dict'].items()
+               if v.is_floating_point() and not torch.equal(fresh[k], v)]
+    assert len(changed) > 10  # the saved weights are not a fresh model's
+    optimizer = resumed.optim_wrapper.optimizer.state_dict()
+    assert optimizer['state'] and all(int(s['step']) == 2 for s in optimizer['state'].values())
+    lr = resumed.optim_wrapper.get_lr()['lr'][0]
+    assert lr == pytest.approx(saved['optimizer']['param_groups'][0]['lr'])
+    assert lr != pytest.approx(first.cfg.optim_wrapper.optimizer.lr * 0.1)  # not the warm-up start

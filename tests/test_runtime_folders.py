@@ -4,6 +4,7 @@ their merge equal to one run, flat memory."""
 import json
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -57,29 +58,136 @@ def test_a_run_scores_what_the_test_computes(tiny, tmp_path):
     assert 'onnxruntime on CPU, float32' in proc.stdout
 
 
-def test_shards_merge_into_the_single_run(tiny, tmp_path):
+def _metrics_by_hand(hist):
+    """aAcc, mAcc, mIoU, fwIoU in percent, from the paper's formulas written out here."""
+    hist = hist.astype(np.float64)
+    diag, gt, pred, total = np.diag(hist), hist.sum(1), hist.sum(0), hist.sum()
+    with np.errstate(divide='ignore', invalid='ignore'):
+        acc, iou = diag / gt, diag / (gt + pred - diag)
+    freq = gt / total
+    return {'aAcc': 100 * diag.sum() / total, 'mAcc': 100 * np.nanmean(acc),
+            'mIoU': 100 * np.nanmean(iou), 'fwIoU': 100 * (freq[gt > 0] * iou[gt > 0]).sum()}
+
+
+def _hist_from_disk(prediction_dirs, labels_dir):
+    """The confusion matrix of the prediction PNGs written in ``prediction_dirs`` against the
+    label PNGs, each counted once (void not counted)."""
+    hist = np.zeros((3, 3), np.int64)
+    for folder in prediction_dirs:
+        for name in sorted(f for f in os.listdir(folder) if f.startswith('img')):
+            pred = np.array(Image.open(osp.join(folder, name)))
+            gt = np.array(Image.open(osp.join(labels_dir, name)))
+            keep = gt != 255
+            np.add.at(hist, (gt[keep], pred[keep]), 1)
+    return hist
+
+
+def _run_shards(deploy, images, labels, out_dirs, count=None):
+    """Each ``out_dirs[i]`` scores shard i of ``count`` (default len(out_dirs)), all at once."""
+    count = count or len(out_dirs)
+    procs = [subprocess.Popen([sys.executable, '-m', 'fcn_voc_runtime', str(deploy), str(images),
+                               '--out-dir', str(out), '--labels', str(labels), '--shard',
+                               f'{i}/{count}'], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i, out in out_dirs]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+
+
+def test_shards_merge_into_the_metrics_of_their_predictions(tiny, tmp_path):
+    """The merged metrics.json equals the metrics computed here from the shards' prediction PNGs
+    and the labels on disk (the test's own confusion matrix and formulas), and a single run's."""
     deploy, images, labels = tiny
     single = tmp_path / 'single'
+    shards = [tmp_path / f'shard{i}' for i in range(3)]  # 7 images: slices of 2, 2, 3
+    _run_shards(deploy, images, labels, list(enumerate(shards)))
     assert infer(deploy, images, '--out-dir', single, '--labels', labels).returncode == 0
-    shards = []
-    for i in range(3):  # 7 images: slices of 2, 2, 3
-        shards.append(tmp_path / f'shard{i}')
-        proc = infer(deploy, images, '--out-dir', shards[-1], '--labels', labels, '--shard',
-                     f'{i}/3')
-        assert proc.returncode == 0, proc.stderr
     names = [json.load(open(s / 'run.json'))['images'] for s in shards]
     assert sorted(sum(names, [])) == sorted(os.listdir(images))  # a partition
     merged = tmp_path / 'merged'
     proc = infer('--merge', *shards, '--out-dir', merged)
     assert proc.returncode == 0, proc.stderr
+    hist = _hist_from_disk(shards, labels)
+    assert hist.sum() == sum(int((np.array(Image.open(osp.join(labels, f))) != 255).sum())
+                             for f in os.listdir(labels))  # every labelled pixel once
+    np.testing.assert_array_equal(np.load(merged / 'confusion_matrix.npy'), hist)
+    metrics = _metrics(merged)
+    for key, value in _metrics_by_hand(hist).items():
+        assert metrics[key] == pytest.approx(value, abs=1e-9), key
+    assert metrics['images'] == 7 and metrics['labelled_pixels'] == int(hist.sum())
     assert _metrics(merged) == _metrics(single)  # every key, every value
-    np.testing.assert_array_equal(np.load(merged / 'confusion_matrix.npy'),
-                                  np.load(single / 'confusion_matrix.npy'))
-    # refused: a shard missing, or one given twice
-    for bad in (shards[:2], [shards[0], shards[0], shards[1], shards[2]]):
-        proc = infer('--merge', *bad, '--out-dir', tmp_path / 'bad')
-        assert proc.returncode == 3 and 'Traceback' not in proc.stderr, proc.stderr
-    assert not (tmp_path / 'bad' / 'metrics.json').exists()
+    for s in shards:  # the shards' own reports too
+        np.testing.assert_array_equal(np.load(s / 'confusion_matrix.npy'), _hist_from_disk([s],
+                                                                                         labels))
+    printed = proc.stdout.split('aAcc')[-1]
+    assert f'{_metrics_by_hand(hist)["mIoU"]:.2f}' in printed.split('mIoU')[1].split()[0]
+
+
+def _variant(deploy, folder, change):
+    """A copy of the tiny deploy folder with ``change(deploy_json)`` applied (hashes kept)."""
+    shutil.copytree(deploy, folder)
+    path = osp.join(folder, 'deploy.json')
+    data = json.load(open(path))
+    change(data, folder)
+    json.dump(data, open(path, 'w'))
+    return folder
+
+
+def _other_model(data, folder):
+    """Another ONNX: the same graph with the colour channels scored in another order."""
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.load(osp.join(folder, 'tiny.onnx'))
+    w = numpy_helper.to_array(model.graph.initializer[0])[[1, 0, 2]]
+    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(w, 'w'))
+    onnx.save(model, osp.join(folder, 'tiny.onnx'))
+    from fcn_voc_runtime.deploy import file_entry
+    data['model'].update(file_entry(folder, osp.join(folder, 'tiny.onnx')))
+
+
+@pytest.mark.parametrize('kind', ['model', 'precision', 'classes'])
+def test_merge_refuses_shards_of_another_model_precision_or_classes(tiny, tmp_path, kind):
+    deploy, images, labels = tiny
+    change = {
+        'model': _other_model,
+        'precision': lambda d, f: d.update(precision={'dtype': 'int8'}),
+        'classes': lambda d, f: d.update(classes=['background', 'rouge', 'vert']),
+    }[kind]
+    other = _variant(deploy, str(tmp_path / 'other'), change)
+    s0, s1 = tmp_path / 's0', tmp_path / 's1'
+    _run_shards(deploy, images, labels, [(0, s0)], count=2)
+    _run_shards(other, images, labels, [(1, s1)], count=2)
+    key = {'model': 'model_sha256', 'precision': 'precision', 'classes': 'classes'}[kind]
+    proc = infer('--merge', s0, s1, '--out-dir', tmp_path / 'merged')
+    assert proc.returncode == 3 and 'Traceback' not in proc.stderr, proc.stderr
+    assert f'{s1}: {key} ' in proc.stderr and 'shards must score one model the same way' in \
+        proc.stderr
+    assert not (tmp_path / 'merged').exists()
+
+
+def test_merge_refuses_missing_repeated_and_overlapping_shards(tiny, tmp_path):
+    deploy, images, labels = tiny
+    shards = [tmp_path / f'of3_{i}' for i in range(3)]
+    _run_shards(deploy, images, labels, list(enumerate(shards)))
+    halves = [tmp_path / f'of2_{i}' for i in range(2)]
+    _run_shards(deploy, images, labels, list(enumerate(halves)))
+    unscored = tmp_path / 'unscored'
+    assert infer(deploy, images, '--out-dir', unscored, '--shard', '0/1').returncode == 0
+    cases = {
+        'missing': (shards[:2], 'do not cover 0..2/3 exactly once'),
+        'given twice': ([shards[0], shards[0], shards[1], shards[2]], 'scored by another shard'),
+        # shard 0 of 3 (images 0-1) and shard 1 of 2 (images 3-6) with 2 of 3: image overlap
+        'overlapping': ([shards[0], halves[1], shards[1]], 'scored by another shard'),
+        'mixed counts': ([shards[0], halves[1]], 'do not cover'),
+        'not scored': ([unscored], 'was not scored'),
+        'not an output': ([tmp_path / 'nothing'], 'no run.json'),
+    }
+    (tmp_path / 'nothing').mkdir()
+    for name, (folders, needle) in cases.items():
+        proc = infer('--merge', *folders, '--out-dir', tmp_path / 'bad')
+        assert proc.returncode == 3 and 'Traceback' not in proc.stderr, (name, proc.stderr)
+        assert needle in proc.stderr, (name, proc.stderr)
+    assert not (tmp_path / 'bad').exists()
 
 
 def test_resume_skips_complete_outputs_only(tiny, tmp_path):

@@ -12,6 +12,7 @@ import sys
 
 from fcn_voc_core.cli import run_cli
 from fcn_voc_core.fileio import list_images
+from fcn_voc_core.output_guard import check_outputs_apart
 
 PROG = 'infer.py'
 
@@ -33,6 +34,9 @@ def main(argv=None) -> int:
         import mmseg_fcn_voc  # noqa: F401  (registers the FCN components, checkpoint types)
         from mmseg_fcn_voc.conversion.model_io import verify_checkpoint_file
         from mmseg_fcn_voc.visualization import write_overlays
+        check_outputs_apart({'--out-dir': args.out_dir},
+                            {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint,
+                             'IMAGES': args.images, '--gt-dir': args.gt_dir})
         images = list_images(args.images)
         verify_checkpoint_file(args.checkpoint)
         model = init_model(args.config, args.checkpoint, device=args.device)

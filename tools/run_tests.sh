@@ -15,6 +15,8 @@ unset TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD
 export MPLBACKEND=Agg PYTHONUNBUFFERED=1
 # the torch-free host environment setup_env.sh made (tests run the deploy runtime there)
 export FCN_HOST_PYTHON="${FCN_HOST_PYTHON:-${FCN_HOST_VENV:-$ROOT/.venv-host}/bin/python}"
+# onnxruntime-cann, installed by setup_env.sh beside the host environment
+export FCN_CANN_SITE="${FCN_CANN_SITE:-$ROOT/.cann-site}"
 WORKERS="${FCN_TEST_WORKERS:-2}"
 XDIST=()
 if [ "$WORKERS" != 0 ]; then

@@ -91,4 +91,16 @@ if ! (cd / && "$HOST_VENV/bin/python" -c "import fcn_voc_runtime.__main__, fcn_v
   log "installing mmseg-fcn-voc's runtime into $HOST_VENV (editable, no dependencies)"
   "$HOST_VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps -e "$ROOT"
 fi
+# onnxruntime-cann (PyPI; imports on x86 under numpy < 2, lists CANN's provider without CANN and
+# falls back to the CPU): the test that the runtime refuses that fallback runs the host
+# environment with this folder in front of its packages. Installed here, once, never inside a
+# test; FCN_NO_CANN=1 opts out (that test is then skipped, saying so).
+CANN_SITE="${FCN_CANN_SITE:-$ROOT/.cann-site}"
+CANN_STAMP="$CANN_SITE/.fcn-cann-v1"
+if [ "${FCN_NO_CANN:-0}" != 1 ] && [ ! -f "$CANN_STAMP" ]; then
+  log "installing onnxruntime-cann 1.24.4 into $CANN_SITE (pip --target, no dependencies)"
+  "$HOST_VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
+    --target "$CANN_SITE" "onnxruntime-cann==1.24.4"
+  touch "$CANN_STAMP"
+fi
 log "ready: $VENV (host environment: $HOST_VENV)"

@@ -50,10 +50,15 @@ class MindSporeModel:
             hint = avx2_cap_hint(configure_cpu())  # before the first kernel
             if hint:
                 self.notes.append(hint)
-        if device_target == 'CPU':
-            ms.set_context(device_target=device_target)
-        else:
-            ms.set_context(device_target=device_target, device_id=device_id)
+        try:
+            if device_target == 'CPU':
+                ms.set_context(device_target=device_target)
+            else:
+                ms.set_context(device_target=device_target, device_id=device_id)
+        except (RuntimeError, ValueError) as e:  # a build or host without that device
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise InputError(f'{spec.model_file}: asked to run on {device_target}, but mindspore '
+                             f'{ms.__version__} cannot: {reason[:300]}') from e
         self.device = ms.get_context('device_target')
         self.precision = 'float32' if self.device == 'CPU' else f'{self.device} default'
         if self.device == 'Ascend':

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
 from fcn_voc_core.cli import run_cli
+from fcn_voc_core.fileio import SHA256_SUFFIX
+from fcn_voc_core.output_guard import check_outputs_apart
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ def import_main(argv: Optional[Sequence[str]], command: ImportCommand) -> int:
     src, out = args.pop('src'), args.pop('out')
 
     def run() -> None:
+        check_outputs_apart({'OUT': out, 'OUT.sha256': f'{out}{SHA256_SUFFIX}'},
+                            {'SRC': src, '--config': args.get('config')})
         module, function = command.importer.split(':')
         getattr(importlib.import_module(module), function)(src, out, **args)
 

@@ -35,6 +35,7 @@ from torch import nn
 
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import file_sha256, write_json
+from fcn_voc_core.output_guard import check_outputs_apart
 from fcn_voc_runtime.deploy import DEPLOY_FILE, file_entry
 
 from .deploy_info import describe_deployment
@@ -167,6 +168,8 @@ class Exporter:
             InputError: the checkpoint, config or sizes cannot be converted exactly (nothing
                 half-written is reported as a success).
         """
+        check_outputs_apart({'--out-dir': self.options.out_dir}, self.options.input_paths())
+        self.check_inputs()
         prepared = self.prepare()
         with self.timings('export'):
             exported = self.export(prepared.model, prepared.spec)
@@ -258,6 +261,10 @@ class Exporter:
                              'argmax_agreement_worst': plan['argmax_agreement_worst'],
                              'threshold': plan['threshold'], 'reached': plan['reached']},
                 'files': {k: osp.basename(v) for k, v in files.items()}}
+
+    def check_inputs(self) -> None:
+        """A backend's checks of its own inputs, before any work (raise :class:`InputError`).
+        The skeleton has none."""
 
     def quantize(self, prepared: Prepared, exported: Exported) -> Optional[Tuple[Dict, Dict]]:
         """A lower-precision model when the options ask for one: point ``exported`` at it (or at

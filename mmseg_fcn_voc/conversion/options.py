@@ -14,7 +14,7 @@ import argparse
 import dataclasses
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from .gears import parse_gears
 from .parity import ParityThresholds
@@ -26,15 +26,19 @@ CALIBRATION_METHODS = ('MinMax', 'Entropy', 'Percentile')
 _DEFAULT_THRESHOLDS = ParityThresholds()
 
 
-def argument(*flags: str, default=None, group: Optional[str] = None, **kwargs):
+def argument(*flags: str, default=None, group: Optional[str] = None, reads: bool = False,
+             **kwargs):
     """A dataclass field that is also the command-line argument ``flags`` (``argparse`` keywords
     in ``kwargs``; no flags: a positional argument). ``group`` puts it into a mutually exclusive
-    group of that name."""
-    return field(default=default, metadata={'flags': flags, 'group': group, 'argparse': kwargs})
+    group of that name; ``reads`` marks a path the exporter reads (never written over, see
+    :meth:`ExportOptions.input_paths`)."""
+    return field(default=default, metadata={'flags': flags, 'group': group, 'argparse': kwargs,
+                                            'reads': reads})
 
 
-def positional(help: str):
-    return field(metadata={'flags': (), 'group': None, 'argparse': {'help': help}})
+def positional(help: str, reads: bool = False):
+    return field(metadata={'flags': (), 'group': None, 'argparse': {'help': help},
+                           'reads': reads})
 
 
 def _gears_argument(text: str):
@@ -59,8 +63,8 @@ class ExportOptions:
     #: exclusive argument groups that need one member given (``{name: required}``)
     GROUPS = {}
 
-    config: str = positional('model config, e.g. configs/fcn8s_vgg16_voc.py')
-    checkpoint: str = positional('mmseg checkpoint (.pth) of that model')
+    config: str = positional('model config, e.g. configs/fcn8s_vgg16_voc.py', reads=True)
+    checkpoint: str = positional('mmseg checkpoint (.pth) of that model', reads=True)
     out_dir: str = argument('--out-dir', required=True,
                             help='folder for the model file, deploy.json and the parity report')
     input_size: Optional[Size] = argument(
@@ -70,10 +74,12 @@ class ExportOptions:
         '--parity-size', default=DEFAULT_PARITY_SIZE, type=int, nargs=2, metavar=('H', 'W'),
         help='seeded parity input of a dynamic export (default %(default)s; a second, smaller '
         'non-square size is checked too)')
-    images: Optional[str] = argument('--images', help='folder of real images for another parity '
-                                     'check (a model that takes any size)')
-    labels: Optional[str] = argument('--labels', help='label PNGs named like the images (default: '
-                                     'a VOC JPEGImages folder uses its sibling SegmentationClass)')
+    images: Optional[str] = argument(
+        '--images', reads=True, help='folder of real images for another parity check (a model '
+        'that takes any size)')
+    labels: Optional[str] = argument(
+        '--labels', reads=True, help='label PNGs named like the images (default: a VOC '
+        'JPEGImages folder uses its sibling SegmentationClass)')
     max_images: Optional[int] = argument('--max-images', type=int,
                                          help='use the first N images only')
     max_rel_error: float = argument('--max-rel-error', default=_DEFAULT_THRESHOLDS.max_rel_error,
@@ -84,10 +90,11 @@ class ExportOptions:
         help='fraction of pixels with the same class (default %(default)g)')
     seed: int = argument('--seed', default=0, type=int, help='seed of the random parity inputs')
     precision_images: Optional[str] = argument(
-        '--precision-images', help='images for the NPU precision report (precision.json): the '
-        'emulated float16 modes against float32, and a measured keep-float32 plan')
+        '--precision-images', reads=True, help='images for the NPU precision report '
+        '(precision.json): the emulated float16 modes against float32, and a measured '
+        'keep-float32 plan')
     precision_labels: Optional[str] = argument(
-        '--precision-labels', help='their label PNGs (adds each mode\'s mean IU)')
+        '--precision-labels', reads=True, help='their label PNGs (adds each mode\'s mean IU)')
     precision_threshold: float = argument(
         '--precision-threshold', default=0.999, type=float,
         help="the plan's target: worst image's argmax agreement with float32 (default %(default)g)")
@@ -107,6 +114,17 @@ class ExportOptions:
     @property
     def thresholds(self) -> ParityThresholds:
         return ParityThresholds(self.max_rel_error, self.min_argmax_agreement)
+
+    def input_paths(self) -> Dict[str, Optional[str]]:
+        """``{argument: path}`` of every file or folder the export reads (``CONFIG``,
+        ``CHECKPOINT``, ``--images``, ...; None where not given): the output folder must lie
+        apart from all of them (:func:`fcn_voc_core.output_guard.check_outputs_apart`)."""
+        paths = {}
+        for f in dataclasses.fields(self):
+            if f.metadata.get('reads'):
+                flags = f.metadata['flags']
+                paths[flags[0] if flags else f.name.upper()] = getattr(self, f.name)
+        return paths
 
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
@@ -173,18 +191,18 @@ class OnnxExportOptions(ExportOptions):
                           help='also write a calibrated int8 ONNX (onnxruntime QDQ) and deploy it '
                           '(needs --dynamic and --calibration-images)')
     calibration_images: Optional[str] = argument(
-        '--calibration-images', help='images whose activations calibrate the int8 model; the '
-        'accuracy targets must hold on them')
+        '--calibration-images', reads=True, help='images whose activations calibrate the int8 '
+        'model; the accuracy targets must hold on them')
     calibration_labels: Optional[str] = argument(
-        '--calibration-labels', help='their label PNGs (adds the mean IU target; default: a VOC '
-        'JPEGImages folder uses its sibling SegmentationClass)')
+        '--calibration-labels', reads=True, help='their label PNGs (adds the mean IU target; '
+        'default: a VOC JPEGImages folder uses its sibling SegmentationClass)')
     calibration_method: str = argument(
         '--calibration-method', default='auto', choices=('auto', ) + CALIBRATION_METHODS,
         help='auto (default) measures every method and keeps the most accurate')
     check_images: Optional[str] = argument(
-        '--check-images', help='held-out images (not used for calibration) on which the int8 '
-        'model must also reach the targets, or the export fails')
-    check_labels: Optional[str] = argument('--check-labels', help='their label PNGs')
+        '--check-images', reads=True, help='held-out images (not used for calibration) on which '
+        'the int8 model must also reach the targets, or the export fails')
+    check_labels: Optional[str] = argument('--check-labels', reads=True, help='their label PNGs')
     int8_min_agreement_mean: float = argument(
         '--int8-min-agreement-mean', default=0.995, type=float,
         help='int8 target: mean argmax agreement with float32 (default %(default)g)')

@@ -36,6 +36,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from fcn_voc_core.fileio import atomic_output, remove_stale_temporaries
 from fcn_voc_core.imageio import FileFormatError
+from fcn_voc_core.output_guard import check_outputs_apart
 
 from ..datasets.voc_format import read_sbd_mat, read_split, write_split, write_voc_label
 from .check import Sample, check_samples, missing_files, run_tasks
@@ -429,7 +430,26 @@ def prepare_voc(options: PrepareOptions, log: Log = print) -> PrepareResult:
         if options.check:
             return check_prepared(options, log)
         raise SourceError('give --voc and --sbd (archives or folders), or --download')
+    check_sources_apart(options)
     return VOCPreparation(options, log).run()
+
+
+def check_sources_apart(options: PrepareOptions) -> None:
+    """Refuse an output folder that is, contains or lies inside a given source (the folder of an
+    extracted dataset, or an archive), before anything is read or written: placing files and
+    writing lists there would rewrite the user's dataset. Archives in the download folder are the
+    command's own (``--download`` put them there) and may lie inside ``out_dir``."""
+    download_dir = osp.realpath(options.download_dir or osp.join(options.out_dir, 'downloads'))
+    sources = {}
+    for flag, path in (('--voc', options.voc), ('--sbd', options.sbd),
+                       ('--voc2011', options.voc2011)):
+        if not path or not osp.exists(path):
+            continue  # not given, or a download destination
+        if osp.isfile(path) and osp.dirname(osp.realpath(path)) == download_dir:
+            continue
+        sources[flag] = path
+    check_outputs_apart({'--out-dir': options.out_dir, '--download-dir': options.download_dir},
+                        sources)
 
 
 class VOCPreparation:

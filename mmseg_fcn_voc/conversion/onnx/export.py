@@ -250,6 +250,32 @@ class OnnxExporter(Exporter):
     # ---------------------------------------------------------------------------------------------
     # --int8
     # ---------------------------------------------------------------------------------------------
+    def check_inputs(self) -> None:
+        """Before any work: with ``int8``, the calibration and held-out image sets."""
+        if self.options.int8:
+            self.int8_image_pairs()
+
+    def int8_image_pairs(self):
+        """``(calibration pairs, held-out pairs)``; refuses held-out images that are calibration
+        images (the same file, or the same bytes under another name): held out means not used."""
+        o = self.options
+        calibration = find_image_pairs(o.calibration_images, o.calibration_labels, None)
+        held_out = find_image_pairs(o.check_images, o.check_labels, None) if o.check_images \
+            else []
+        by_path = {osp.realpath(i): i for i, _ in calibration}
+        by_bytes = {file_sha256(i): i for i, _ in calibration} if held_out else {}
+        reused = []
+        for image, _ in held_out:
+            twin = by_path.get(osp.realpath(image)) or by_bytes.get(file_sha256(image))
+            if twin is not None:
+                reused.append(f'{image} (= {twin})')
+        if reused:
+            raise InputError(f'--check-images {o.check_images}: {len(reused)} held-out image(s) '
+                             f'are also calibration images: {"; ".join(reused[:3])}'
+                             f'{" ..." if len(reused) > 3 else ""}; held out means not used for '
+                             'calibration')
+        return calibration, held_out
+
     def quantize(self, prepared: Prepared, exported: Exported) -> Optional[Tuple[Dict, Dict]]:
         """With ``int8``: ``<name>_int8.onnx`` planned on the calibration images and checked on the
         held-out ones (:mod:`.int8`), its ranges (``<name>_int8_calibration.json``), AMCT's
@@ -261,14 +287,7 @@ class OnnxExporter(Exporter):
             return None
         num_classes = spec.num_classes
         ignore_index = int(getattr(prepared.model.decode_head, 'ignore_index', 255))
-        calibration_pairs = find_image_pairs(o.calibration_images, o.calibration_labels, None)
-        check_pairs = (find_image_pairs(o.check_images, o.check_labels, None)
-                       if o.check_images else [])
-        overlap = sorted({osp.realpath(i) for i, _ in calibration_pairs}
-                         & {osp.realpath(i) for i, _ in check_pairs})
-        if overlap:
-            raise InputError(f'{o.check_images}: {len(overlap)} held-out image(s) are also '
-                             f'calibration images ({overlap[:3]}); held out means not used')
+        calibration_pairs, check_pairs = self.int8_image_pairs()
         calibration = load_image_set(prepared.model, calibration_pairs, num_classes)
         held_out = load_image_set(prepared.model, check_pairs, num_classes) if check_pairs \
             else None

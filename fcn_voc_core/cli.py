@@ -15,6 +15,7 @@ import sys
 import traceback
 from typing import Callable, Optional
 
+from .console import configure_logging
 from .errors import InputError
 
 EXIT_OK = 0
@@ -34,9 +35,11 @@ def run_cli(main: Callable[[], Optional[int]], prog: Optional[str] = None) -> in
 
     ``main()`` returns None or 0 (success) or :data:`EXIT_CHECK_FAILED`; it raises
     :class:`InputError` (or an OS error about a path) for bad input. argparse's ``SystemExit``
-    passes through unchanged (status 2 on a usage error).
+    passes through unchanged (status 2 on a usage error). The project's log records are printed
+    on standard output (:func:`~.console.configure_logging`).
     """
     prog = prog or 'error'
+    configure_logging()
     try:
         code = main()
     except BAD_INPUT_ERRORS as e:

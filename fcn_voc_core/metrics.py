@@ -22,6 +22,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
+from .console import text_table
+
 
 def confusion_matrix(gt, pred, num_classes: int, ignore_index: int = 255) -> np.ndarray:
     """The ``(num_classes, num_classes)`` int64 confusion matrix of one prediction.
@@ -133,16 +135,6 @@ def scores_from_confusion(hist) -> SegmentationScores:
         fw_iou=fw_iou,
         class_accuracy=class_accuracy,
         class_iou=class_iou)
-
-
-def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table: the first column left-aligned, the others right-aligned."""
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    rule = '+' + '+'.join('-' * (w + 2) for w in widths) + '+'
-    line = lambda cells: '| ' + ' | '.join(  # noqa: E731
-        str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-    ) + ' |'
-    return '\n'.join([rule, line(header), rule, *(line(r) for r in rows), rule])
 
 
 def class_table(hist, scores: SegmentationScores, names: Sequence[str]) -> str:

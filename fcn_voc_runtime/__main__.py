@@ -25,7 +25,7 @@ from fcn_voc_core.cli import run_cli
 
 from .backends.base import DEVICE_TARGETS
 from .deploy import BACKENDS
-from .infer import METRICS_FILE, InferenceOptions, infer_folder, merge_shards, parse_shard
+from .folder_inference import METRICS_FILE, InferenceOptions, infer_folder, merge_shards, parse_shard
 
 PROG = 'infer_deployed.py'
 

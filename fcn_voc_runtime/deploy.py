@@ -26,7 +26,7 @@ file; :func:`load_deploy_dir` reads and checks it on the host. Keys (``version``
                            and what was measured
     gears (optional)       [{size: [H, W], file, sha256}]: static models, smallest first (the
                            model entry is the largest); each image runs on the smallest that holds
-                           it (:mod:`fcn_voc_runtime.gears`), measured: agreement with native size
+                           it (:mod:`fcn_voc_runtime.geared_model`), measured: agreement with native size
 """
 import json
 import os
@@ -50,7 +50,7 @@ class DeployError(InputError):
 
 
 @dataclass(frozen=True)
-class DeploySpec:
+class DeployFolder:
     """The checked contents of a deploy folder."""
     folder: str
     backend: str
@@ -121,15 +121,8 @@ def folder_file(folder: str, entry: object, key: str, path: str) -> str:
     return osp.join(folder, name)
 
 
-def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
-    """Read ``folder/deploy.json`` and check it against the files it names.
-
-    Raises:
-        DeployError: naming the file: no ``deploy.json``, not JSON, another format or version,
-            missing keys or values of the wrong kind, a model file that is missing, or one whose
-            sha256 differs from the one recorded (``deploy.json`` does not describe this model).
-    """
-    path = osp.join(folder, DEPLOY_FILE)
+def _read_raw(folder: str, path: str) -> dict:
+    """``deploy.json`` as a dict with the required keys, this runtime's format and a backend."""
     if not osp.isdir(folder):
         raise DeployError(f'{folder}: no such deploy folder')
     if not osp.isfile(path):
@@ -147,18 +140,17 @@ def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
           f'format {raw["format"]!r} version {raw["version"]!r}; this runtime reads '
           f'{DEPLOY_FORMAT!r} version {DEPLOY_VERSION}')
     _need(raw['backend'] in BACKENDS, path, f'backend {raw["backend"]!r} is not one of {BACKENDS}')
-    model, inp, size, out = raw['model'], raw['input'], raw['size'], raw['output']
-    model_file = folder_file(folder, model, 'model', path)
-    files = raw.get('files') or {}
-    _need(isinstance(files, dict), path, 'files: expected {role: {file, sha256}}')
-    for role, entry in files.items():
-        folder_file(folder, entry, f'files.{role}', path)
+    return raw
+
+
+def _parse(raw: dict, folder: str, model_file: str, path: str) -> DeployFolder:
+    """The typed fields of ``raw``; a value of the wrong kind is refused."""
+    model, inp, size = raw['model'], raw['input'], raw['size']
     try:
-        input_shape = list(model['input_shape'])
-        spec = DeploySpec(
+        return DeployFolder(
             folder=folder, backend=raw['backend'], model_file=model_file,
             input_name=str(model['input_name']), output_name=str(model['output_name']),
-            input_shape=input_shape, channel_order=str(inp['channel_order']),
+            input_shape=list(model['input_shape']), channel_order=str(inp['channel_order']),
             mean=[float(v) for v in inp['mean']], std=[float(v) for v in inp['std']],
             size_policy=str(size['policy']), resize=size.get('resize'),
             size_divisor=int(size.get('size_divisor') or 1), pad_value=float(size['pad_value']),
@@ -167,21 +159,28 @@ def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
             ignore_index=int(raw['ignore_index']), raw=raw)
     except (KeyError, TypeError, ValueError) as e:
         raise DeployError(f'{path}: malformed entry: {type(e).__name__}: {e}') from e
-    _need(len(input_shape) == 4 and input_shape[:2] == [1, 3], path,
-          f'model.input_shape {input_shape}: expected [1, 3, H, W]')
-    _need(spec.channel_order in ('RGB', 'BGR'), path, f'input.channel_order {spec.channel_order!r}')
-    _need(len(spec.mean) == 3 and len(spec.std) == 3 and all(s > 0 for s in spec.std), path,
+
+
+def _check_values(deploy: DeployFolder, out: dict, path: str) -> None:
+    shape = deploy.input_shape
+    _need(len(shape) == 4 and shape[:2] == [1, 3], path,
+          f'model.input_shape {shape}: expected [1, 3, H, W]')
+    _need(deploy.channel_order in ('RGB', 'BGR'), path,
+          f'input.channel_order {deploy.channel_order!r}')
+    _need(len(deploy.mean) == 3 and len(deploy.std) == 3 and all(s > 0 for s in deploy.std), path,
           'input.mean and input.std need 3 values each (std > 0)')
-    _need(spec.size_policy in ('native', 'resize'), path, f'size.policy {spec.size_policy!r}')
-    _need(spec.size_policy == 'native' or isinstance(spec.resize, dict), path,
+    _need(deploy.size_policy in ('native', 'resize'), path, f'size.policy {deploy.size_policy!r}')
+    _need(deploy.size_policy == 'native' or isinstance(deploy.resize, dict), path,
           'size.policy "resize" needs size.resize')
-    _need(out.get('kind') == 'logits' and int(out.get('num_classes', -1)) == len(spec.classes),
-          path, f'output {out} does not match {len(spec.classes)} classes')
-    _need(len(spec.palette) == len(spec.classes), path,
-          f'{len(spec.palette)} palette colours for {len(spec.classes)} classes')
-    _need(osp.isfile(model_file), path, f'names model file {model["file"]!r}, which is missing '
-          f'from {folder}: the deploy folder is incomplete')
-    entries = [model]
+    _need(isinstance(out, dict) and out.get('kind') == 'logits'
+          and int(out.get('num_classes', -1)) == len(deploy.classes),
+          path, f'output {out} does not match {len(deploy.classes)} classes')
+    _need(len(deploy.palette) == len(deploy.classes), path,
+          f'{len(deploy.palette)} palette colours for {len(deploy.classes)} classes')
+
+
+def _gears(raw: dict, folder: str, path: str) -> List[Tuple[Tuple[int, int], str]]:
+    """``[((H, W), file)]`` of the ``gears`` entries, each file present inside the folder."""
     gears = raw.get('gears') or []
     _need(isinstance(gears, list), path, 'gears: expected a list of {size, file, sha256}')
     try:
@@ -192,20 +191,47 @@ def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeploySpec:
     for (size, gear_file), entry in zip(parsed, gears):
         _need(osp.isfile(gear_file), path, f'names gear {size[0]}x{size[1]} file '
               f'{entry["file"]!r}, which is missing from {folder}')
-        entries.append(entry)
+    return parsed
+
+
+def _verify_hashes(entries: List[dict], folder: str, path: str) -> None:
+    for entry in entries:
+        if not entry.get('sha256'):
+            continue
+        file = osp.join(folder, entry['file'])
+        actual = file_sha256(file)
+        _need(actual == entry['sha256'], path,
+              f'does not match the model file {file}: it records sha256 '
+              f'{entry["sha256"][:16]}..., the file hashes to {actual[:16]}... (replaced or '
+              'modified after conversion; convert again)')
+
+
+def load_deploy_dir(folder: str, verify_hash: bool = True) -> DeployFolder:
+    """Read ``folder/deploy.json`` and check it against the files it names.
+
+    Raises:
+        DeployError: naming the file: no ``deploy.json``, not JSON, another format or version,
+            missing keys or values of the wrong kind, a path leading outside the folder, a model
+            file that is missing, or one whose sha256 differs from the one recorded
+            (``deploy.json`` does not describe this model).
+    """
+    path = osp.join(folder, DEPLOY_FILE)
+    raw = _read_raw(folder, path)
+    model_file = folder_file(folder, raw['model'], 'model', path)
+    files = raw.get('files') or {}
+    _need(isinstance(files, dict), path, 'files: expected {role: {file, sha256}}')
+    for role, entry in files.items():
+        folder_file(folder, entry, f'files.{role}', path)
+    deploy = _parse(raw, folder, model_file, path)
+    _check_values(deploy, raw['output'], path)
+    _need(osp.isfile(model_file), path, f'names model file {raw["model"]["file"]!r}, which is '
+          f'missing from {folder}: the deploy folder is incomplete')
+    gears = _gears(raw, folder, path)
     if verify_hash:
-        for entry in entries:
-            if not entry.get('sha256'):
-                continue
-            file = osp.join(folder, entry['file'])
-            actual = file_sha256(file)
-            _need(actual == entry['sha256'], path,
-                  f'does not match the model file {file}: it records sha256 '
-                  f'{entry["sha256"][:16]}..., the file hashes to {actual[:16]}... (replaced or '
-                  'modified after conversion; convert again)')
-    if parsed:
-        spec = replace(spec, gears=sorted(parsed, key=lambda g: (g[0][0] * g[0][1], g[0])))
-    return spec
+        _verify_hashes([raw['model']] + list(raw.get('gears') or []), folder, path)
+    if gears:
+        deploy = replace(deploy, gears=sorted(gears, key=lambda g: (g[0][0] * g[0][1], g[0])))
+    return deploy
 
 
 def file_entry(folder: str, path: str) -> Dict[str, str]:

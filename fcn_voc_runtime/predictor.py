@@ -5,7 +5,7 @@ from typing import Optional
 import numpy as np
 
 from .backends import load_model
-from .deploy import DeploySpec, load_deploy_dir
+from .deploy import DeployFolder, load_deploy_dir
 from .preprocess import postprocess, preprocess
 
 
@@ -23,16 +23,16 @@ class Predictor:
 
     def __init__(self, deploy_dir: str, backend: Optional[str] = None,
                  device_target: str = 'CPU', device_id: int = 0):
-        self.spec: DeploySpec = load_deploy_dir(deploy_dir)
-        self.model = load_model(self.spec, backend, device_target, device_id)
+        self.deploy: DeployFolder = load_deploy_dir(deploy_dir)
+        self.model = load_model(self.deploy, backend, device_target, device_id)
 
     def logits(self, image_rgb: np.ndarray):
         """(H, W, 3) uint8 RGB -> ((1, K, H', W') logits, (h, w) of the unpadded input)."""
         h, w = image_rgb.shape[:2]
-        if min(h, w) < self.spec.min_size:
+        if min(h, w) < self.deploy.min_size:
             raise ValueError(f'image of {h}x{w} is smaller than the network\'s minimum input '
-                             f'{self.spec.min_size}')
-        x, valid = preprocess(image_rgb, self.spec)
+                             f'{self.deploy.min_size}')
+        x, valid = preprocess(image_rgb, self.deploy)
         return self.model(x), valid
 
     def predict(self, image_rgb: np.ndarray) -> np.ndarray:

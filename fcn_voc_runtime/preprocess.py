@@ -19,7 +19,7 @@ from typing import Tuple
 
 import numpy as np
 
-from .deploy import DeploySpec
+from .deploy import DeployFolder
 
 
 def rescaled_size(height: int, width: int, scale, keep_ratio: bool) -> Tuple[int, int]:
@@ -60,37 +60,37 @@ def bilinear_resize(array: np.ndarray, height: int, width: int) -> np.ndarray:
     return rows[:, y0] * (1 - fy)[:, None] + rows[:, y1] * fy[:, None]
 
 
-def input_sizes(height: int, width: int, spec: DeploySpec) -> Tuple[Tuple[int, int],
+def input_sizes(height: int, width: int, deploy: DeployFolder) -> Tuple[Tuple[int, int],
                                                                      Tuple[int, int]]:
     """``((h, w) after the size policy, (H', W') padded)`` of a ``height`` x ``width`` image: the
     padding reaches a multiple of ``size_divisor``, or a static model's size (a geared folder pads
     further to its gear, :mod:`.gears`)."""
     h, w = height, width
-    if spec.size_policy == 'resize':
-        h, w = rescaled_size(h, w, spec.resize['scale'], spec.resize['keep_ratio'])
-    if spec.static_size is not None:
-        return (h, w), tuple(spec.static_size)
-    d = max(spec.size_divisor, 1)
+    if deploy.size_policy == 'resize':
+        h, w = rescaled_size(h, w, deploy.resize['scale'], deploy.resize['keep_ratio'])
+    if deploy.static_size is not None:
+        return (h, w), tuple(deploy.static_size)
+    d = max(deploy.size_divisor, 1)
     return (h, w), (-(-h // d) * d, -(-w // d) * d)
 
 
-def preprocess(image_rgb: np.ndarray, spec: DeploySpec) -> Tuple[np.ndarray, Tuple[int, int]]:
+def preprocess(image_rgb: np.ndarray, deploy: DeployFolder) -> Tuple[np.ndarray, Tuple[int, int]]:
     """(H, W, 3) uint8 RGB -> ((1, 3, H', W') float32 network input, (h, w) before padding)."""
     image = image_rgb
-    (h, w), (padded_h, padded_w) = input_sizes(*image.shape[:2], spec)
+    (h, w), (padded_h, padded_w) = input_sizes(*image.shape[:2], deploy)
     if (h, w) != image.shape[:2]:
         import cv2  # mmcv's imresize: cv2.resize, bilinear
         image = cv2.resize(np.ascontiguousarray(image), (w, h), interpolation=cv2.INTER_LINEAR)
     if padded_h < h or padded_w < w:
         raise ValueError(f'image of {h}x{w} does not fit the static model input '
                          f'{padded_h}x{padded_w}')
-    if spec.channel_order == 'BGR':
+    if deploy.channel_order == 'BGR':
         image = image[..., ::-1]
-    x = (image.astype(np.float32) - np.asarray(spec.mean, np.float32)) / np.asarray(
-        spec.std, np.float32)
+    x = (image.astype(np.float32) - np.asarray(deploy.mean, np.float32)) / np.asarray(
+        deploy.std, np.float32)
     if (padded_h, padded_w) != (h, w):
         x = np.pad(x, ((0, padded_h - h), (0, padded_w - w), (0, 0)),
-                   constant_values=spec.pad_value)
+                   constant_values=deploy.pad_value)
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), (h, w)
 
 

@@ -204,7 +204,7 @@ def random_fcn_checkpoint(tmp_path_factory, randomize_fcn):
     """``random_fcn_checkpoint(config, seed=0)`` -> the path of an mmseg checkpoint of the config's
     model with :func:`randomize_fcn` weights. Written once per (config, seed); only the path is
     kept (an FCN state dict is 0.5 GB)."""
-    from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
+    from mmseg_fcn_voc.conversion.checkpoint import build_model, save_checkpoint
 
     folder = tmp_path_factory.mktemp('random_checkpoints')
     made = {}
@@ -309,7 +309,7 @@ def mmseg_input():
 @pytest.fixture(scope='session')
 def demo_voc(tmp_path_factory):
     """A small generated VOC + SBD dataset, prepared by prepare_voc: returns its data_root."""
-    from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
+    from mmseg_fcn_voc.data_prep.pipeline import PrepareOptions, prepare_voc
     from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
     root = tmp_path_factory.mktemp('demo_voc')
     raw = root / 'raw'
@@ -317,7 +317,7 @@ def demo_voc(tmp_path_factory):
     out = root / 'VOCdevkit'
     prepare_voc(PrepareOptions(out_dir=str(out), voc=str(raw / 'VOCdevkit'),
                                sbd=str(raw / 'benchmark_RELEASE'),
-                               voc2011=str(raw / 'TrainVal'), nproc=1), log=lambda *_: None)
+                               voc2011=str(raw / 'TrainVal'), nproc=1))
     return str(out)
 
 

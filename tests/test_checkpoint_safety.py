@@ -205,7 +205,7 @@ def _flip_tensor_byte(path):
 
 
 def test_written_checkpoints_carry_a_sha256_that_loading_verifies(tmp_path):
-    from mmseg_fcn_voc.conversion.model_io import save_checkpoint
+    from mmseg_fcn_voc.conversion.checkpoint import save_checkpoint
     path = str(tmp_path / 'model.pth')
     save_checkpoint({'w': torch.full((64, 64), 1.5)}, path)
     assert osp.isfile(path + '.sha256')
@@ -226,7 +226,7 @@ def test_tools_verify_the_hash_of_a_checkpoint(tmp_path, repo_root):
     import subprocess
     import sys
 
-    from mmseg_fcn_voc.conversion.model_io import save_checkpoint
+    from mmseg_fcn_voc.conversion.checkpoint import save_checkpoint
     path = str(tmp_path / 'tampered.pth')
     save_checkpoint({'w': torch.full((64, 64), 1.5)}, path)
     _flip_tensor_byte(path)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from mmseg_fcn_voc.conversion import CheckpointError
 from mmseg_fcn_voc.conversion.importers import convert_vgg16
-from mmseg_fcn_voc.conversion.names import vgg16_torchvision_names
+from mmseg_fcn_voc.conversion.network.layouts import vgg16_torchvision_names
 
 # Written out here, not imported from the converter: the Caffe VGG-16 input is BGR 0-255 minus this
 # per-channel mean (blue first); torchvision's is RGB in [0, 1] normalised by ImageNet mean/std.

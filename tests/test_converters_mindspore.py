@@ -25,9 +25,14 @@ if os.environ.get('FCN_SKIP_BACKEND_TESTS') == '1':  # explicit opt-out only
 import mindspore as ms  # noqa: E402  (missing MindSpore fails the suite, it is not skipped)
 from mindspore import nn as msnn  # noqa: E402
 
-from mmseg_fcn_voc.conversion.describe import describe_fcn  # noqa: E402
-from mmseg_fcn_voc.conversion.graph import trace_network  # noqa: E402
-from mmseg_fcn_voc.conversion.mindspore.export import choose_layout  # noqa: E402
+from mmseg_fcn_voc.conversion.checkpoint import (  # noqa
+    CheckpointError,
+    build_model,  # noqa: E402
+    load_state_dict_file,
+)
+from mmseg_fcn_voc.conversion.mindspore.backend import choose_layout  # noqa: E402
+from mmseg_fcn_voc.conversion.mindspore.cells import CeilMaxPool2d, max_pool2d  # noqa: E402
+from mmseg_fcn_voc.conversion.mindspore.importer import import_mindspore_checkpoint  # noqa: E402
 from mmseg_fcn_voc.conversion.mindspore.io import (  # noqa
     export_mindir,
     load_mindir,
@@ -35,16 +40,10 @@ from mmseg_fcn_voc.conversion.mindspore.io import (  # noqa
     load_params_exact,
     run_cell,
 )
-from mmseg_fcn_voc.conversion.mindspore.layers import CeilMaxPool2d, max_pool2d  # noqa: E402
-from mmseg_fcn_voc.conversion.mindspore.load import import_mindspore_checkpoint  # noqa: E402
 from mmseg_fcn_voc.conversion.mindspore.translate import build_translated_cell  # noqa: E402
-from mmseg_fcn_voc.conversion.model_io import (  # noqa
-    CheckpointError,
-    build_model,  # noqa: E402
-    load_state_dict_file,
-)
-from mmseg_fcn_voc.conversion.names import layout_key_map  # noqa: E402
-from mmseg_fcn_voc.conversion.spec import PoolSpec  # noqa: E402
+from mmseg_fcn_voc.conversion.network.layer_specs import PoolSpec  # noqa: E402
+from mmseg_fcn_voc.conversion.network.layouts import layout_key_map  # noqa: E402
+from mmseg_fcn_voc.conversion.network.trace import trace_network  # noqa: E402
 
 # Only the end-to-end conversions of whole FCNs are slow; the loading and pooling guards below run
 # in the quick tier.
@@ -150,7 +149,7 @@ def test_bn_variant_parity_on_images_with_mean_iou(bn_run):
     labels = bn_run['labels']
     assert images['labelled_pixels'] == sum(int((label != 255).sum()) for label in labels)
     # The torch mean IU, computed here from the segmentor's predictions.
-    from mmseg_fcn_voc.conversion.parity import find_image_pairs, load_pair
+    from mmseg_fcn_voc.conversion.images import find_image_pairs, load_pair
     model = build_model(bn_run['config'])
     model.load_state_dict(bn_run['state'])
     hist = np.zeros((21, 21), dtype=np.int64)
@@ -239,7 +238,7 @@ def test_training_checkpoint_optimizer_entries_are_ignored(bn_run, tmp_path):
     src = str(tmp_path / 'train.ckpt')
     ms.save_checkpoint(entries, src)
     out = str(tmp_path / 'out.pth')
-    report = import_mindspore_checkpoint(src, out, bn_run['config'], log=lambda s: None)
+    report = import_mindspore_checkpoint(src, out, bn_run['config'])
     assert report['layout'] == 'mindspore_tutorial' and sorted(report['ignored']) == sorted(extra)
     back = load_state_dict_file(out)
     assert torch.equal(back['backbone.conv1_1.conv.weight'],
@@ -326,7 +325,7 @@ def test_to_mindspore_refusals(converter_cli, bn_run, repo_root, tmp_path, rando
     assert not osp.exists(osp.join(out_dir, 'parity.json'))
     model = build_model(caffe8)
     with pytest.raises(ValueError, match='not the MindSpore tutorial FCN8s: conv1_1'):
-        choose_layout(describe_fcn(model), 'mindspore_tutorial')
+        choose_layout(trace_network(model), 'mindspore_tutorial')
 
 
 # --------------------------------------------------------------------------------------------------
@@ -415,7 +414,7 @@ def test_ceil_max_pool_equals_torchs_ceil_mode_static_and_dynamic(kernel, stride
 def mindspore_network(model, layout='auto'):
     """The translated cell of ``model`` in its layout, with all of its tensors loaded under the
     layout's names (:mod:`..names`, the independent key map)."""
-    layout = choose_layout(describe_fcn(model), layout)
+    layout = choose_layout(trace_network(model), layout)
     net = trace_network(model)
     cell = build_translated_cell(net, layout=layout)
     mapping, _ = layout_key_map(model.state_dict().keys(), layout)

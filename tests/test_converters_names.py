@@ -6,10 +6,10 @@ descriptions (the FCN paper and the MindSpore tutorial), not derived from the ma
 """
 import pytest
 
-from mmseg_fcn_voc.conversion.describe import UnsupportedModelError, describe_fcn
-from mmseg_fcn_voc.conversion.model_io import build_model
-from mmseg_fcn_voc.conversion.names import KeyMapError, layout_key, layout_key_map
-from mmseg_fcn_voc.conversion.references import caffe_release_mismatches, tutorial_mismatches
+from mmseg_fcn_voc.conversion.checkpoint import build_model
+from mmseg_fcn_voc.conversion.network.layouts import KeyMapError, layout_key, layout_key_map
+from mmseg_fcn_voc.conversion.network.references import caffe_release_mismatches, tutorial_mismatches
+from mmseg_fcn_voc.conversion.network.trace import UnsupportedModelError, trace_network
 
 BASE = 'configs/_base_/models/'
 
@@ -112,27 +112,29 @@ def test_unmappable_keys_are_refused(key):
 
 
 def test_layouts_recognise_the_published_networks(models):
-    bn, caffe8 = describe_fcn(models('fcn8s_vgg16bn')), describe_fcn(models('fcn8s_vgg16'))
+    bn, caffe8 = trace_network(models('fcn8s_vgg16bn')), trace_network(models('fcn8s_vgg16'))
     assert tutorial_mismatches(bn) == []
     assert caffe_release_mismatches(caffe8) == []
-    assert caffe_release_mismatches(describe_fcn(models('fcn16s_vgg16'))) == []
-    assert caffe_release_mismatches(describe_fcn(models('fcn32s_vgg16'))) == []
+    assert caffe_release_mismatches(trace_network(models('fcn16s_vgg16'))) == []
+    assert caffe_release_mismatches(trace_network(models('fcn32s_vgg16'))) == []
     assert any('conv1_1' in why and '100' in why for why in tutorial_mismatches(caffe8))
     assert any('conv1_1' in why for why in caffe_release_mismatches(bn))
 
 
 def test_architecture_is_read_off_the_modules(models):
-    spec = describe_fcn(models('fcn8s_vgg16'))
-    assert spec.conv('conv1_1').padding == (100, 100) and spec.conv('fc6').padding == (0, 0)
-    pools = [layer for stage in spec.backbone.stages for _, layer in stage
-             if not hasattr(layer, 'out_channels')]
+    net = trace_network(models('fcn8s_vgg16'))
+    conv = lambda n: net.layers[f'backbone.{n}.conv']  # noqa: E731
+    assert conv('conv1_1').padding == (100, 100) and conv('fc6').padding == (0, 0)
+    pools = [spec for path, spec in net.layers.items() if path.startswith('backbone.pool')]
     assert len(pools) == 5 and all(p.ceil_mode for p in pools)
-    assert [(s.score, s.upsampler, s.offset) for s in spec.head.skips] == [('score_pool4', 'upscore2', 5),
-                                                             ('score_pool3', 'upscore_pool4', 9)]
-    assert (spec.head.final_upsampler, spec.head.final_offset) == ('upscore8', 31)
-    bn = describe_fcn(models('fcn8s_vgg16bn'))
-    assert bn.conv('conv3_2').norm.eps == 1e-5 and bn.conv('conv3_2').norm.momentum == 0.1
-    assert not bn.conv('conv3_2').bias and bn.head.final.padding == (4, 4)
+    assert [(s.score, s.upsampler, s.offset) for s in net.fcn.skips] == [
+        ('score_pool4', 'upscore2', 5), ('score_pool3', 'upscore_pool4', 9)]
+    assert (net.fcn.final_upsampler, net.fcn.final_offset) == ('upscore8', 31)
+    bn = trace_network(models('fcn8s_vgg16bn'))
+    norm = bn.layers['backbone.conv3_2.bn'].norm
+    assert norm.eps == 1e-5 and norm.momentum == 0.1
+    assert not bn.layers['backbone.conv3_2.conv'].bias
+    assert bn.layers['decode_head.upscore8'].padding == (4, 4)
 
 
 def test_unsupported_models_are_refused_naming_the_layer(load_config):
@@ -140,9 +142,12 @@ def test_unsupported_models_are_refused_naming_the_layer(load_config):
     cfg = load_config(BASE + 'fcn8s_vgg16.py')
     cfg.model.backbone.act_cfg = dict(type='LeakyReLU')
     with pytest.raises(UnsupportedModelError, match=r'conv1_1.*LeakyReLU'):
-        describe_fcn(MODELS.build(cfg.model))
+        trace_network(MODELS.build(cfg.model))
+    # mmseg's FCNHead on FCNVGG translates, but it is none of the published FCN networks
     cfg = load_config(BASE + 'fcn32s_vgg16.py')
     cfg.model.decode_head = dict(type='FCNHead', in_channels=4096, in_index=-1, channels=64,
                                  num_classes=21)
-    with pytest.raises(UnsupportedModelError, match='FCNHead'):
-        describe_fcn(MODELS.build(cfg.model))
+    net = trace_network(MODELS.build(cfg.model))
+    assert net.fcn is None and net.geometry == 'resize'
+    assert tutorial_mismatches(net) == ['EncoderDecoder(FCNVGG -> FCNHead) is not an FCN head on '
+                                        'FCNVGG']

@@ -13,15 +13,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmseg_fcn_voc.conversion.importers.torchfcn import import_torchfcn_checkpoint
-from mmseg_fcn_voc.conversion.model_io import (
+from mmseg_fcn_voc.conversion.checkpoint import (
     CheckpointError,
     build_and_load,
     build_model,
     load_state_dict_file,
 )
-from mmseg_fcn_voc.conversion.names import layout_key_map
-from mmseg_fcn_voc.conversion.parity import ParityAccumulator, ParityThresholds, compare_logits
+from mmseg_fcn_voc.conversion.importers.torchfcn import import_torchfcn_checkpoint
+from mmseg_fcn_voc.conversion.measures import ParityAccumulator, ParityThresholds, compare_logits
+from mmseg_fcn_voc.conversion.network.layouts import layout_key_map
 
 BASE = 'configs/_base_/models/'
 VARIANTS = {  # name -> (base config, torchfcn layout, at-once)
@@ -105,7 +105,7 @@ def test_torchfcn_import_computes_the_caffe_network(tmp_path, variant, variant_c
     torch.save(src, src_path)  # a bare state dict, as the torchfcn release files are
     out = str(tmp_path / 'mmseg.pth')
     config = variant_config(variant)
-    report = import_torchfcn_checkpoint(src_path, out, config, log=lambda s: None)
+    report = import_torchfcn_checkpoint(src_path, out, config)
     assert report['warnings'] == []
 
     state = load_state_dict_file(out)
@@ -210,8 +210,7 @@ def test_torchfcn_warns_about_at_once_files_for_staged_configs(tmp_path, variant
                                                                published_layouts):
     path = str(tmp_path / 'fcn8s-atonce_from_caffe.pth')
     torch.save(random_torchfcn(published_layouts.torchfcn('fcn8s')), path)
-    report = import_torchfcn_checkpoint(path, str(tmp_path / 'o.pth'), variant_config('fcn8s'),
-                                        log=lambda s: None)
+    report = import_torchfcn_checkpoint(path, str(tmp_path / 'o.pth'), variant_config('fcn8s'))
     assert len(report['warnings']) == 1 and 'skip_scales' in report['warnings'][0]
 
 

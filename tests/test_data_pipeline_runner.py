@@ -7,7 +7,7 @@ import os
 import pytest
 from mmengine.config import Config
 
-from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
+from mmseg_fcn_voc.data_prep.pipeline import PrepareOptions, prepare_voc
 from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
 
 TINY_MODEL = dict(
@@ -37,8 +37,7 @@ def test_train_val_test_with_the_dataset_configs(tmp_path, repo_root, dataset_co
     prepare_voc(
         PrepareOptions(out_dir=str(data_root), voc=str(raw / 'VOCdevkit'),
                        sbd=str(raw / 'benchmark_RELEASE'), voc2011=str(raw / 'TrainVal'),
-                       nproc=1),
-        log=lambda line: None)
+                       nproc=1))
 
     cfg = Config.fromfile(os.path.join(repo_root, 'configs/_base_/datasets', dataset_config))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

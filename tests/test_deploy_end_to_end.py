@@ -144,7 +144,7 @@ def _assert_deployed_equals_mmseg(case, preds, out_dir):
 def _torch_logits(case, size, seed=0):
     from mmseg.models.utils import resize
 
-    from mmseg_fcn_voc.conversion.model_io import build_and_load
+    from mmseg_fcn_voc.conversion.checkpoint import build_and_load
     model = build_and_load(osp.join(REPO, case['config']), case['ckpt'])
     x = torch.randn(1, 3, *size, generator=torch.Generator().manual_seed(seed)) * 50
     with torch.no_grad():  # mmseg's own: the head's logits, resized as predict_by_feat does
@@ -171,10 +171,10 @@ def test_mindspore_deployment(case, mindspore_deploy_dir, mmseg_predictions, tmp
     import mindspore as ms
     from mindspore import nn
 
-    from mmseg_fcn_voc.conversion.graph import trace_network
+    from mmseg_fcn_voc.conversion.checkpoint import build_model
     from mmseg_fcn_voc.conversion.mindspore.io import load_params_exact
     from mmseg_fcn_voc.conversion.mindspore.translate import build_translated_cell, network_source
-    from mmseg_fcn_voc.conversion.model_io import build_model
+    from mmseg_fcn_voc.conversion.network.trace import trace_network
     deploy_dir = mindspore_deploy_dir
     name = osp.splitext(osp.basename(case['config']))[0]
     # parity computed here, at a realistic size (Caffe: 456 px inside after the pad of 100):

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from mmseg_fcn_voc.data_prep import download as dl
-from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
+from mmseg_fcn_voc.data_prep.pipeline import PrepareOptions, prepare_voc
 from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
 
 
@@ -170,15 +170,12 @@ def test_prepare_voc_downloads_verifies_and_prepares(tmp_path, monkeypatch):
         key: dl.Resource(r.filename, r.url, hashlib.md5(files[r.filename]).hexdigest())
         for key, r in dl.OFFICIAL_RESOURCES.items()
     })
-    import mmseg_fcn_voc.data_prep.prepare as prepare_module
-    monkeypatch.setattr(prepare_module, 'OFFICIAL_RESOURCES', dl.OFFICIAL_RESOURCES)
     monkeypatch.setattr(dl.time, 'sleep', lambda seconds: None)
     out = tmp_path / 'VOCdevkit'
     try:
         result = prepare_voc(
             PrepareOptions(out_dir=str(out), voc2011='', download=True, mirror=srv.url + '/',
-                           nproc=1),
-            log=lambda line: None)
+                           nproc=1))
     finally:
         srv.close()
     for name, body in files.items():

@@ -287,8 +287,11 @@ def test_registered_and_buildable():
 
 
 def test_prints_a_per_class_table(capsys):
+    import uuid
+
     from mmengine.logging import MMLogger
-    MMLogger.get_instance('fcn_table_test', log_level='INFO')
+    # a new logger each time: an earlier one's handler holds the stream of an earlier capture
+    MMLogger.get_instance(f'fcn_table_test_{uuid.uuid4().hex}', log_level='INFO')
     metric = make_metric()
     metric.process({}, random_samples(6, count=2))
     metric.evaluate(2)

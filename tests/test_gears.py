@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fcn_voc_runtime.gears import pick_gear
-from mmseg_fcn_voc.conversion.gears import VOC_GEARS, parse_gears, resolve_gears
+from fcn_voc_runtime.geared_model import pick_gear
+from mmseg_fcn_voc.conversion.gear_sizes import VOC_GEARS, parse_gears, resolve_gears
 
 
 def test_pick_gear_smallest_that_holds():
@@ -97,7 +97,7 @@ def _expected_logits(image, gear, scale):
 def test_each_image_runs_on_the_smallest_gear_padded_and_cropped(geared):
     from fcn_voc_runtime.predictor import Predictor
     predictor = Predictor(geared)
-    assert predictor.spec.static_size is None and len(predictor.spec.gears) == 3
+    assert predictor.deploy.static_size is None and len(predictor.deploy.gears) == 3
     assert any('static gears 16x24, 24x16, 24x24' in n for n in predictor.model.notes)
     rng = np.random.default_rng(0)
     for (h, w), gear in (((16, 24), (16, 24)), ((10, 20), (16, 24)), ((20, 12), (24, 16)),

@@ -41,8 +41,8 @@ def test_sha256_covers_the_whole_of_a_multi_mib_file(tmp_path):
 
 
 def test_the_onnx_exporter_refuses_shapes_other_than_asked():
-    from mmseg_fcn_voc.conversion.exporter import ExportCheckError
-    from mmseg_fcn_voc.conversion.onnx.export import check_io_shapes
+    from mmseg_fcn_voc.conversion.context import ExportCheckError
+    from mmseg_fcn_voc.conversion.onnx.backend import check_io_shapes
     want = {'input': [1, 3, 64, 96], 'output': [1, 21, 64, 96]}
     dynamic = {'input': [1, 3, 'height', 'width'], 'output': [1, 21, 'height', 'width']}
     check_io_shapes('m.onnx', want, want, dynamic=False)
@@ -62,9 +62,10 @@ def test_a_converted_network_failing_at_a_parity_size_is_exit_3(tmp_path, capsys
     reports it as bad output (exit 3), not as an internal error."""
     import torch
 
-    import mmseg_fcn_voc.conversion.exporter as module
+    import mmseg_fcn_voc.conversion.checks.parity as module
     from fcn_voc_core.cli import run_cli
-    from mmseg_fcn_voc.conversion.exporter import Converted, Exported, Exporter
+    from mmseg_fcn_voc.conversion.checks import ParityCheck
+    from mmseg_fcn_voc.conversion.context import Converted, ExportContext, Exported
     from mmseg_fcn_voc.conversion.options import ExportOptions
 
     def static_only(x):
@@ -76,11 +77,11 @@ def test_a_converted_network_failing_at_a_parity_size_is_exit_3(tmp_path, capsys
     monkeypatch.setattr(module, 'preprocess_image',
                         lambda model, image: torch.zeros(1, 3, *image.shape[:2]))
     monkeypatch.setattr(module, 'fcn_logits', lambda model, x: torch.zeros(1, 2, *x.shape[-2:]))
-    spec = type('Spec', (), {'num_classes': 2})()
+    net = type('Net', (), {'num_classes': 2})()
     exported = Exported(None, [1, 3, None, None], [Converted('mindir', static_only)])
-    exporter = Exporter(ExportOptions('a.py', 'b.pth', str(tmp_path)), log=lambda s: None)
-    code = run_cli(lambda: exporter.seeded_parity(None, spec, exported, [(64, 64), (48, 33)]),
-                   'to_mindspore.py')
+    context = ExportContext(ExportOptions('a.py', 'b.pth', str(tmp_path)), None, net,
+                            [(64, 64), (48, 33)])
+    code = run_cli(lambda: ParityCheck().seeded(context, exported), 'to_mindspore.py')
     assert code == 3
     err = capsys.readouterr().err
     assert 'mindir network fails on an input of 48x33' in err and 'dynamic export' in err
@@ -131,15 +132,15 @@ def write_user_images(folder, h=37, w=53):
 
 
 def _deploy_spec(model, config, folder):
-    """The runtime's ``DeploySpec`` as the converters would write it for ``model``."""
+    """The runtime's ``DeployFolder`` as the converters would write it for ``model``."""
     from fcn_voc_core.fileio import write_json
     from fcn_voc_runtime.deploy import DEPLOY_FILE, load_deploy_dir
     from mmseg_fcn_voc.conversion.deploy_info import describe_deployment
-    from mmseg_fcn_voc.conversion.describe import describe_fcn
+    from mmseg_fcn_voc.conversion.network.trace import trace_network
     model_file = folder / 'm.onnx'
     model_file.write_bytes(b'stand-in')
     write_json(str(folder / DEPLOY_FILE), describe_deployment(
-        model, describe_fcn(model, config), config, 'x.pth', '0' * 64, 'onnxruntime',
+        model, trace_network(model, config), config, 'x.pth', '0' * 64, 'onnxruntime',
         str(folder), str(model_file), [1, 3, None, None], {}, {}))
     return load_deploy_dir(str(folder))
 
@@ -168,7 +169,7 @@ def test_runtime_preprocessing_equals_mmseg_on_user_files(config, tmp_path, repo
     pipeline + the model's ``data_preprocessor``, bit for bit, on every kind of file."""
     from fcn_voc_core.imageio import read_image
     from fcn_voc_runtime.preprocess import preprocess
-    from mmseg_fcn_voc.conversion.model_io import build_model
+    from mmseg_fcn_voc.conversion.checkpoint import build_model
 
     config = osp.join(repo_root, config)
     model = build_model(config)
@@ -207,7 +208,7 @@ def test_runtime_predictions_equal_inference_model_on_user_files(config, resize,
 
     from fcn_voc_core.imageio import read_image
     from fcn_voc_runtime.preprocess import postprocess, preprocess
-    from mmseg_fcn_voc.conversion.model_io import build_model
+    from mmseg_fcn_voc.conversion.checkpoint import build_model
 
     path = tmp_path / 'config.py'
     path.write_text(f'_base_ = [{osp.join(repo_root, config)!r}]\n'
@@ -294,7 +295,7 @@ def test_dynamic_onnx_export_takes_two_sizes(tmp_path):
     import onnxruntime
     import torch
 
-    from mmseg_fcn_voc.conversion.onnx.export import (
+    from mmseg_fcn_voc.conversion.onnx.backend import (
         INPUT_NAME,
         OUTPUT_NAME,
         check_io_shapes,
@@ -324,9 +325,9 @@ def test_dynamic_mindir_export_takes_two_sizes(tmp_path):
     from mindspore import nn as msnn
     from torch.nn import functional as F
 
+    from mmseg_fcn_voc.conversion.mindspore.cells import max_pool2d
     from mmseg_fcn_voc.conversion.mindspore.io import export_mindir, load_mindir, run_cell
-    from mmseg_fcn_voc.conversion.mindspore.layers import max_pool2d
-    from mmseg_fcn_voc.conversion.spec import PoolSpec
+    from mmseg_fcn_voc.conversion.network.layer_specs import PoolSpec
     model = _tiny_torch()
     conv = msnn.Conv2d(3, 4, 3, pad_mode='pad', padding=1, has_bias=True)
     conv.weight.set_data(ms.Tensor(model.conv.weight.detach().numpy()))
@@ -358,7 +359,7 @@ def _graph(nodes, initializers=(), opset=11, input_shape=(1, 2, 8, 8)):
 def test_atc_check_names_each_node_and_what_atc_requires():
     from onnx import helper, numpy_helper
 
-    from mmseg_fcn_voc.conversion.onnx.atc_check import check_atc_compatibility
+    from mmseg_fcn_voc.conversion.onnx.atc import check_atc_compatibility
     pads = numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), 'pads')
     zero = numpy_helper.from_array(np.array(0.0, np.float32), 'zero')
     minus = numpy_helper.from_array(np.array(-np.inf, np.float32), 'minus')

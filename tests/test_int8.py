@@ -17,13 +17,9 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from mmseg_fcn_voc.conversion.onnx.int8 import (
-    Int8Quantizer,
-    Int8Targets,
-    candidate_nodes,
-    measure,
-)
-from mmseg_fcn_voc.conversion.parity import ImageSet
+from mmseg_fcn_voc.conversion.images import ImageSet
+from mmseg_fcn_voc.conversion.onnx.quantize import Int8Quantizer, candidate_nodes, measure
+from mmseg_fcn_voc.conversion.options import Int8Targets
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -113,7 +109,7 @@ def test_plan_figures_are_onnxruntimes_own(tmp_path):
     float_path = _tiny_graph(str(tmp_path / 'float.onnx'))
     images = _images()
     quantizer = Int8Quantizer(float_path, str(tmp_path / 'work'), 'input', 4,
-                              targets=Int8Targets(0.0, 0.0, 100.0), log=lambda *_: None)
+                              targets=Int8Targets(0.0, 0.0, 100.0))
     plan = quantizer.plan(images, str(tmp_path / 'int8.onnx'), methods=('MinMax', 'Entropy'))
     assert plan['float_nodes'] == [] and plan['reached'] and plan['sensitivity'] == {}
     assert set(plan['methods']) == {'MinMax', 'Entropy'}
@@ -159,7 +155,7 @@ def test_plan_keeps_layers_in_float32_until_the_targets_hold(tmp_path):
     images = _images(seed=4)
     assert candidate_nodes(float_path) == ['conv1', 'score', 'fuse']
     exact = Int8Quantizer(float_path, str(tmp_path / 'w1'), 'input', 4,
-                          targets=Int8Targets(1.0, 1.0, 0.0), log=lambda *_: None)
+                          targets=Int8Targets(1.0, 1.0, 0.0))
     plan = exact.plan(images, str(tmp_path / 'q1.onnx'), methods=('MinMax', ))
     assert set(plan['sensitivity']) == {'conv1', 'score', 'fuse'}
     assert plan['methods']['MinMax']['argmax_agreement_worst'] < 1.0  # int8 changed something
@@ -169,7 +165,7 @@ def test_plan_keeps_layers_in_float32_until_the_targets_hold(tmp_path):
     assert not any(t.data_type == TensorProto.INT8 for t in kept.graph.initializer)
 
     impossible = Int8Quantizer(float_path, str(tmp_path / 'w2'), 'input', 4,
-                               targets=Int8Targets(1.0, 1.0, -1.0), log=lambda *_: None)
+                               targets=Int8Targets(1.0, 1.0, -1.0))
     plan = impossible.plan(images, str(tmp_path / 'q2.onnx'), methods=('MinMax', ))
     assert not plan['reached'] and any('points below' in m for m in plan['misses'])
 
@@ -332,7 +328,7 @@ def test_int8_usage_errors(converter_cli, capsys):
 
 
 def test_layer_groups_of_an_exported_fcn():
-    from mmseg_fcn_voc.conversion.onnx.int8 import candidate_groups, layer_group
+    from mmseg_fcn_voc.conversion.onnx.quantize import candidate_groups, layer_group
     assert layer_group('/model/backbone/conv3_2/conv/Conv') == 'backbone.conv3'
     assert layer_group('/model/backbone/pool3/MaxPool') == 'backbone.conv3'
     assert layer_group('/model/backbone/fc6/conv/MatMul') == 'backbone.fc6'

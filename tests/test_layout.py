@@ -58,10 +58,10 @@ def test_a_new_option_is_one_field():
 
 
 def test_an_exporter_takes_its_own_options_class_only():
-    from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
+    from mmseg_fcn_voc.conversion.onnx.backend import OnnxBackend
     from mmseg_fcn_voc.conversion.options import MindSporeExportOptions
     with pytest.raises(TypeError, match='OnnxExportOptions'):
-        OnnxExporter(MindSporeExportOptions('a.py', 'b.pth', 'o'))
+        OnnxBackend(MindSporeExportOptions('a.py', 'b.pth', 'o'))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -99,8 +99,8 @@ def _tiny_mindir(path):
 
 
 def _spec(folder, backend, model_file):
-    from fcn_voc_runtime.deploy import DeploySpec
-    return DeploySpec(folder=folder, backend=backend, model_file=model_file, input_name='input',
+    from fcn_voc_runtime.deploy import DeployFolder
+    return DeployFolder(folder=folder, backend=backend, model_file=model_file, input_name='input',
                       output_name='output', input_shape=[1, 3, None, None], channel_order='RGB',
                       mean=[0.0] * 3, std=[1.0] * 3, size_policy='native', resize=None,
                       size_divisor=1, pad_value=0.0, min_size=1, classes=['a', 'b'],

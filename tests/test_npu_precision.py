@@ -139,7 +139,7 @@ def test_the_plan_is_measured_and_never_keeps_a_transposed_convolution():
     net = _Fcn().eval()
     inputs = [torch.randn(1, 3, 16, 20, generator=torch.Generator().manual_seed(i)) * 40
               for i in range(3)]
-    report = precision_report(net, inputs, threshold=1.0, num_classes=4, log=lambda s: None)
+    report = precision_report(net, inputs, threshold=1.0, num_classes=4)
     assert set(report) == {'fp32', 'force_fp16', 'allow_fp32_to_fp16', 'plan'}
     assert report['fp32']['argmax_agreement_worst'] == 1.0
     assert all(report[m]['seconds_per_image'] > 0 for m in report)  # each mode's forward timed
@@ -154,7 +154,7 @@ def test_the_plan_is_measured_and_never_keeps_a_transposed_convolution():
             agree = [float((net(x).argmax(1) == r).float().mean()) for x, r in zip(inputs, ref)]
     assert plan['argmax_agreement_worst'] == pytest.approx(min(agree))
     assert plan['reached'] == (min(agree) >= 1.0)
-    easy = precision_report(net, inputs, threshold=0.0, num_classes=4, log=lambda s: None)
+    easy = precision_report(net, inputs, threshold=0.0, num_classes=4)
     assert easy['plan']['keep_fp32'] == [] and easy['plan']['reached']
 
 

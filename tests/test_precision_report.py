@@ -117,16 +117,16 @@ def test_to_onnx_writes_a_measured_precision_plan(converter_cli, tmp_path, narro
     assert deploy['measured']['reached'] == plan['reached']
     # every layer a plan may keep has its nodes in this graph (13 convs, fc6, fc7, 3 scores), and
     # a plan that keeps some is written in ATC's terms
-    from mmseg_fcn_voc.conversion.exporter import Exported
-    from mmseg_fcn_voc.conversion.model_io import build_and_load
-    from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
+    from mmseg_fcn_voc.conversion.checkpoint import build_and_load
+    from mmseg_fcn_voc.conversion.context import Exported
+    from mmseg_fcn_voc.conversion.onnx.backend import OnnxBackend
     from mmseg_fcn_voc.conversion.options import OnnxExportOptions
     from mmseg_fcn_voc.conversion.precision_plan import onnx_node_names, plan_candidates
     candidates = plan_candidates(build_and_load(config, ckpt))
     assert len(candidates) == 18
     assert all(onnx_node_names(graph, candidates).values())
-    exporter = OnnxExporter(OnnxExportOptions(config, ckpt, str(tmp_path / 'plan'),
-                                              input_size=(24, 32)), log=lambda s: None)
+    exporter = OnnxBackend(OnnxExportOptions(config, ckpt, str(tmp_path / 'plan'),
+                                              input_size=(24, 32)))
     (tmp_path / 'plan').mkdir()
     keep = ['backbone.fc6.conv', 'decode_head.score_pool4']
     some = {'keep_fp32': keep, 'keep_dtype_nodes': []}

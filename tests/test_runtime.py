@@ -23,11 +23,11 @@ def test_runtime_imports_without_torch_or_mmseg(host_env):
     blocked = subprocess.run([sys.executable, '-c', 'import torch'], env=env, capture_output=True,
                              text=True, timeout=120)
     assert blocked.returncode != 0 and 'blocked' in blocked.stderr  # the blocker works
-    code = ('import fcn_voc_runtime.infer, fcn_voc_runtime.predictor, fcn_voc_runtime.deploy, '
+    code = ('import fcn_voc_runtime.folder_inference, fcn_voc_runtime.predictor, fcn_voc_runtime.deploy, '
             'fcn_voc_runtime.backends.onnxruntime, fcn_voc_runtime.backends.mindspore, '
             'fcn_voc_runtime.__main__, fcn_voc_core.cli, fcn_voc_core.confusion, '
             'fcn_voc_core.errors, fcn_voc_core.fileio, fcn_voc_core.imageio, fcn_voc_core.metrics, '
-            'fcn_voc_core.mindspore_cpu, fcn_voc_core.progress, fcn_voc_core.visualize, sys; '
+            'fcn_voc_core.mindspore_cpu, fcn_voc_core.console, fcn_voc_core.visualize, sys; '
             'bad = [m for m in sys.modules if m.split(".")[0] in '
             '("torch", "mmcv", "mmengine", "mmseg", "mmseg_fcn_voc")]; print(bad)')
     proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
@@ -45,15 +45,15 @@ def test_runtime_imports_without_torch_or_mmseg(host_env):
 # --------------------------------------------------------------------------------------------------
 def write_deploy_dir(folder, config, backend='onnxruntime', shape=(1, 3, None, None)):
     """deploy.json for ``config`` through the converters' own writer, beside a stand-in model."""
+    from mmseg_fcn_voc.conversion.checkpoint import build_model
     from mmseg_fcn_voc.conversion.deploy_info import describe_deployment
-    from mmseg_fcn_voc.conversion.describe import describe_fcn
-    from mmseg_fcn_voc.conversion.model_io import build_model
+    from mmseg_fcn_voc.conversion.network.trace import trace_network
     model = build_model(osp.join(REPO, config))
     os.makedirs(folder, exist_ok=True)
     model_file = osp.join(folder, 'model.onnx' if backend == 'onnxruntime' else 'model.mindir')
     with open(model_file, 'wb') as f:
         f.write(b'stand-in model bytes')
-    info = describe_deployment(model, describe_fcn(model), config, model_file, 'ab' * 32, backend,
+    info = describe_deployment(model, trace_network(model), config, model_file, 'ab' * 32, backend,
                                folder, model_file, list(shape), {}, {'torch': 'x'})
     fileio.write_json(osp.join(folder, deploy.DEPLOY_FILE), info)
     return model, info

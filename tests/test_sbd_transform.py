@@ -101,14 +101,13 @@ def test_mat_configs_give_the_same_samples_as_the_png_configs(tmp_path, repo_roo
     """voc_fcn_paper_sbdmat / voc12aug_sbdmat read .mat labels and match the converted PNGs."""
     from mmseg.registry import DATASETS
 
-    from mmseg_fcn_voc.data_prep.prepare import PrepareOptions, prepare_voc
+    from mmseg_fcn_voc.data_prep.pipeline import PrepareOptions, prepare_voc
     from mmseg_fcn_voc.testing.demo_voc import make_demo_voc
     raw, out = tmp_path / 'raw', tmp_path / 'VOCdevkit'
     make_demo_voc(str(raw), num_images=16, seed=3)
     prepare_voc(
         PrepareOptions(out_dir=str(out), voc=str(raw / 'VOCdevkit'),
-                       sbd=str(raw / 'benchmark_RELEASE'), voc2011=str(raw / 'TrainVal'), nproc=1),
-        log=lambda line: None)
+                       sbd=str(raw / 'benchmark_RELEASE'), voc2011=str(raw / 'TrainVal'), nproc=1))
 
     png = DATASETS.build(
         _datasets_of(f'{repo_root}/{REPO_CONFIGS}/voc_fcn_paper.py', str(out), 'train_dataloader'))

@@ -1,5 +1,5 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""The one translation of torch networks into MindSpore (``conversion.graph`` +
+"""The one translation of torch networks into MindSpore (``conversion.network.trace`` +
 ``conversion.mindspore.translate``) on the two mixing configs, narrowed (ResNetV1c-18 with 8 base
 channels: every layer kind of the ResNet-50 configs, in seconds).
 
@@ -18,8 +18,8 @@ if os.environ.get('FCN_SKIP_BACKEND_TESTS') == '1':  # explicit opt-out only
     pytest.skip('FCN_SKIP_BACKEND_TESTS=1: MindSpore tests skipped on request',
                 allow_module_level=True)
 
-from mmseg_fcn_voc.conversion.describe import UnsupportedModelError, describe_network  # noqa
-from mmseg_fcn_voc.conversion.graph import TracedNetwork  # noqa: E402
+from mmseg_fcn_voc.conversion.network.trace import UnsupportedModelError, trace_network  # noqa
+from mmseg_fcn_voc.conversion.network.trace import TracedNetwork  # noqa: E402
 from mmseg_fcn_voc.conversion.mindspore.io import (  # noqa: E402
     export_mindir,
     load_mindir,
@@ -27,13 +27,10 @@ from mmseg_fcn_voc.conversion.mindspore.io import (  # noqa: E402
     run_cell,
     save_mindspore_checkpoint,
 )
-from mmseg_fcn_voc.conversion.mindspore.load import import_mindspore_checkpoint  # noqa: E402
-from mmseg_fcn_voc.conversion.mindspore.translate import (  # noqa: E402
-    build_translated_cell,
-    translated_key_map,
-)
-from mmseg_fcn_voc.conversion.model_io import build_model, load_state_dict_file  # noqa: E402
-from mmseg_fcn_voc.conversion.names import KeyMapError  # noqa: E402
+from mmseg_fcn_voc.conversion.mindspore.importer import import_mindspore_checkpoint  # noqa: E402
+from mmseg_fcn_voc.conversion.mindspore.translate import build_translated_cell  # noqa: E402
+from mmseg_fcn_voc.conversion.checkpoint import build_model, load_state_dict_file  # noqa: E402
+from mmseg_fcn_voc.conversion.network.layouts import KeyMapError, translated_key_map  # noqa
 
 R50_FCN8S = 'configs/fcn8s-head_r50-d8_4xb4-40k_voc12aug-512x512.py'
 R50_NECK = 'configs/bilinear-neck_fcn-head_r50_4xb4-40k_voc12aug-512x512.py'
@@ -61,7 +58,7 @@ def mmseg_logits(model, x):
 
 
 def translated(model):
-    net = describe_network(model)
+    net = trace_network(model)
     assert isinstance(net, TracedNetwork)
     cell = build_translated_cell(net)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith('auxiliary_head.')}
@@ -89,7 +86,7 @@ def test_mixing_configs_translate_with_dynamic_mindir(small_model, tmp_path):
 
 
 def test_translated_names_are_torchs_keys_with_mindsporess_bn_names(small_model):
-    net = describe_network(small_model)
+    net = trace_network(small_model)
     state = small_model.state_dict()
     mapping, dropped = translated_key_map(
         net, [k for k in state if not k.startswith('auxiliary_head.')])
@@ -110,8 +107,7 @@ def test_from_mindspore_round_trips_bit_for_bit(fcn_config_file, randomize_fcn, 
     model = randomize_fcn(build_model(config), seed=5)
     _, cell = translated(model)
     ckpt = save_mindspore_checkpoint(cell, str(tmp_path / 'net.ckpt'))
-    report = import_mindspore_checkpoint(ckpt, str(tmp_path / 'back.pth'), config,
-                                         log=lambda _: None)
+    report = import_mindspore_checkpoint(ckpt, str(tmp_path / 'back.pth'), config)
     assert report['layout'] == 'translated'
     back = load_state_dict_file(str(tmp_path / 'back.pth'))
     for key, value in model.state_dict().items():
@@ -125,4 +121,4 @@ def test_a_layer_outside_the_list_is_refused_by_path_and_type(fcn_config_file):
         **NARROW[R50_NECK], 'decode_head': dict(in_channels=64, channels=16,
                                                 act_cfg=dict(type='GELU'))}))
     with pytest.raises(UnsupportedModelError, match=r'decode_head\.convs\.0\.activate \(GELU\)'):
-        describe_network(model)
+        trace_network(model)

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
         from mmseg.apis import init_model
 
         import mmseg_fcn_voc  # noqa: F401  (registers the FCN components, checkpoint types)
-        from mmseg_fcn_voc.conversion.model_io import verify_checkpoint_file
+        from mmseg_fcn_voc.conversion.checkpoint import verify_checkpoint_file
         from mmseg_fcn_voc.visualization import write_overlays
         check_outputs_apart({'--out-dir': args.out_dir},
                             {'CONFIG': args.config, 'CHECKPOINT': args.checkpoint,

@@ -5,13 +5,13 @@ import importlib
 
 from fcn_voc_core.errors import InputError
 
-from ..deploy import BACKENDS, DeploySpec
+from ..deploy import BACKENDS, DeployFolder
 from .base import DEVICE_TARGETS, DeployedModel
 
 
-def load_model(spec: DeploySpec, backend: str = None, device_target: str = 'CPU',
+def load_model(deploy: DeployFolder, backend: str = None, device_target: str = 'CPU',
                device_id: int = 0) -> DeployedModel:
-    """The deployed model of ``spec``, running on ``device_target``.
+    """The deployed model of ``deploy``, running on ``device_target``.
 
     Args:
         backend: ``'mindspore'`` (MINDIR) or ``'onnxruntime'`` (ONNX); by default the folder's.
@@ -22,25 +22,25 @@ def load_model(spec: DeploySpec, backend: str = None, device_target: str = 'CPU'
         InputError: an unknown backend or device, a folder of another backend, or a model that
             does not run on the device asked for (no silent fallback to another device).
     """
-    backend = backend or spec.backend
+    backend = backend or deploy.backend
     if backend not in BACKENDS:
         raise InputError(f'unknown backend {backend!r}; expected one of {BACKENDS}')
-    if backend != spec.backend:
-        kind = 'an int8' if spec.dtype == 'int8' else 'a'
-        raise InputError(f'{spec.folder}: holds {kind} {spec.backend} model ({spec.model_file}); '
+    if backend != deploy.backend:
+        kind = 'an int8' if deploy.dtype == 'int8' else 'a'
+        raise InputError(f'{deploy.folder}: holds {kind} {deploy.backend} model ({deploy.model_file}); '
                          f'--backend {backend} needs the folder converters/'
                          f'{"to_mindspore" if backend == "mindspore" else "to_onnx"}.py writes')
     if device_target not in DEVICE_TARGETS:
         raise InputError(f'unknown device target {device_target!r}; expected one of '
                          f'{DEVICE_TARGETS}')
     module = importlib.import_module(f'.{backend}', __name__)
-    if spec.gears:
-        from ..gears import GearedModel
-        model = GearedModel(spec, lambda gear: module.load(gear, device_target, device_id))
+    if deploy.gears:
+        from ..geared_model import GearedModel
+        model = GearedModel(deploy, lambda gear: module.load(gear, device_target, device_id))
     else:
-        model = module.load(spec, device_target, device_id)
+        model = module.load(deploy, device_target, device_id)
     if model.device != device_target:
-        raise InputError(f'{spec.model_file}: asked to run on {device_target}, but {backend} runs '
+        raise InputError(f'{deploy.model_file}: asked to run on {device_target}, but {backend} runs '
                          f'it on {model.device}; refusing to report its results as {device_target}')
     return model
 

@@ -2,8 +2,9 @@
 """The contract every deployment backend implements (one module per backend beside this one).
 
 A backend module defines a class that satisfies :class:`DeployedModel` and a function
-``load(spec: DeploySpec, device_target: str, device_id: int = 0) -> DeployedModel``; :func:`~fcn_voc_runtime.backends.
-load_model` imports the module only when it is chosen, so a host needs only its own backend.
+``load(deploy: DeployFolder, device_target: str, device_id: int = 0) -> DeployedModel``;
+:func:`~fcn_voc_runtime.backends.load_model` imports the module only when it is chosen, so a host
+needs only its own backend.
 """
 from typing import List, Protocol, runtime_checkable
 

@@ -7,10 +7,10 @@ import numpy as np
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.mindspore_cpu import avx2_cap_hint, configure_cpu
 
-from ..deploy import DeploySpec
+from ..deploy import DeployFolder
 
 
-def ascend_precision_mode(spec: DeploySpec) -> Tuple[Optional[str], str]:
+def ascend_precision_mode(deploy: DeployFolder) -> Tuple[Optional[str], str]:
     """The precision mode this runtime sets on Ascend (``mindspore.device_context.ascend.
     op_precision.precision_mode``) and what it means, from deploy.json's ``precision``.
 
@@ -20,7 +20,7 @@ def ascend_precision_mode(spec: DeploySpec) -> Tuple[Optional[str], str]:
     says so (ATC's ``keep_dtype.cfg`` and the MindSpore Lite config apply them). Without a plan,
     nothing is set: MindSpore's default for the SoC applies (None).
     """
-    plan = spec.raw.get('precision') or {}
+    plan = deploy.raw.get('precision') or {}
     planned = plan.get('planned_for') if isinstance(plan, dict) else None
     if not planned:
         return None, ('Ascend default (no precision plan in deploy.json: MindSpore picks '
@@ -40,7 +40,7 @@ class MindSporeModel:
 
     backend = 'mindspore'
 
-    def __init__(self, spec: DeploySpec, device_target: str = 'CPU', device_id: int = 0):
+    def __init__(self, deploy: DeployFolder, device_target: str = 'CPU', device_id: int = 0):
         import mindspore as ms
         from mindspore import nn
 
@@ -57,30 +57,30 @@ class MindSporeModel:
                 ms.set_context(device_target=device_target, device_id=device_id)
         except (RuntimeError, ValueError) as e:  # a build or host without that device
             reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise InputError(f'{spec.model_file}: asked to run on {device_target}, but mindspore '
+            raise InputError(f'{deploy.model_file}: asked to run on {device_target}, but mindspore '
                              f'{ms.__version__} cannot: {reason[:300]}') from e
         self.device = ms.get_context('device_target')
         self.precision = 'float32' if self.device == 'CPU' else f'{self.device} default'
         if self.device == 'Ascend':
-            mode, self.precision = ascend_precision_mode(spec)
+            mode, self.precision = ascend_precision_mode(deploy)
             if mode is not None:
                 from mindspore.device_context.ascend.op_precision import precision_mode
                 precision_mode(mode)
         try:
-            self.graph = nn.GraphCell(ms.load(spec.model_file))
+            self.graph = nn.GraphCell(ms.load(deploy.model_file))
         except (RuntimeError, ValueError, TypeError) as e:
-            raise InputError(f'{spec.model_file}: not a loadable MINDIR: {e}') from e
-        if self.device == 'CPU' and None in spec.input_shape[2:]:
+            raise InputError(f'{deploy.model_file}: not a loadable MINDIR: {e}') from e
+        if self.device == 'CPU' and None in deploy.input_shape[2:]:
             # A dynamic MINDIR compiles once for every input size: without the dynamic inputs
             # declared, MindSpore compiles it again for each new image shape (about 0.1 s per
             # shape on the ResNet-50 network; VOC images come in many sizes).
-            self.graph.set_inputs(ms.Tensor(shape=list(spec.input_shape), dtype=ms.float32))
+            self.graph.set_inputs(ms.Tensor(shape=list(deploy.input_shape), dtype=ms.float32))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.graph(self.ms.Tensor(np.ascontiguousarray(x, np.float32))).asnumpy()
 
 
-def load(spec: DeploySpec, device_target: str, device_id: int = 0) -> MindSporeModel:
-    if not spec.model_file.endswith('.mindir'):
-        raise InputError(f'{spec.model_file}: the MindSpore runtime runs a MINDIR')
-    return MindSporeModel(spec, device_target, device_id)
+def load(deploy: DeployFolder, device_target: str, device_id: int = 0) -> MindSporeModel:
+    if not deploy.model_file.endswith('.mindir'):
+        raise InputError(f'{deploy.model_file}: the MindSpore runtime runs a MINDIR')
+    return MindSporeModel(deploy, device_target, device_id)

@@ -6,7 +6,7 @@ import numpy as np
 
 from fcn_voc_core.errors import InputError
 
-from ..deploy import DeploySpec
+from ..deploy import DeployFolder
 
 PROVIDERS = {'CPU': 'CPUExecutionProvider', 'GPU': 'CUDAExecutionProvider',
              'Ascend': 'CANNExecutionProvider'}
@@ -24,12 +24,12 @@ class OnnxRuntimeModel:
 
     backend = 'onnxruntime'
 
-    def __init__(self, spec: DeploySpec, device_target: str = 'CPU', device_id: int = 0):
+    def __init__(self, deploy: DeployFolder, device_target: str = 'CPU', device_id: int = 0):
         import onnxruntime as ort
 
-        if spec.dtype == 'int8' and device_target != 'CPU':
+        if deploy.dtype == 'int8' and device_target != 'CPU':
             raise InputError(
-                f"{spec.model_file}: an int8 QDQ model runs as int8 on onnxruntime's CPU provider "
+                f"{deploy.model_file}: an int8 QDQ model runs as int8 on onnxruntime's CPU provider "
                 f'only; on {device_target} it would run dequantized or in float16, not as '
                 'measured (for the Ascend NPU, quantize the float32 ONNX of this folder with '
                 'AMCT: amct_quant.cfg)')
@@ -40,25 +40,25 @@ class OnnxRuntimeModel:
                              f'{ort.get_available_providers()})')
         try:
             options = {} if device_target == 'CPU' else {'device_id': str(device_id)}
-            self.session = ort.InferenceSession(spec.model_file, providers=[(provider, options)])
+            self.session = ort.InferenceSession(deploy.model_file, providers=[(provider, options)])
         except Exception as e:  # onnxruntime raises its own exception types
-            raise InputError(f'{spec.model_file}: not a loadable ONNX model: {e}') from e
+            raise InputError(f'{deploy.model_file}: not a loadable ONNX model: {e}') from e
         used = self.session.get_providers()
         self.device = DEVICES.get(used[0], used[0]) if used else 'none'
         # CANN's graph engine builds force_fp16 when no precision mode is passed (none is)
         self.precision = {'CPU': 'float32', 'Ascend': 'force_fp16 (CANN default)'}.get(
             self.device, f'{self.device} default')
-        if spec.dtype == 'int8':
+        if deploy.dtype == 'int8':
             self.precision = 'int8 (QDQ: int8 weights, uint8 activations)'
         self.notes: List[str] = []
-        self.input_name, self.output_name = spec.input_name, spec.output_name
+        self.input_name, self.output_name = deploy.input_name, deploy.output_name
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run([self.output_name],
                                 {self.input_name: np.ascontiguousarray(x, np.float32)})[0]
 
 
-def load(spec: DeploySpec, device_target: str, device_id: int = 0) -> OnnxRuntimeModel:
-    if not spec.model_file.endswith('.onnx'):
-        raise InputError(f'{spec.model_file}: onnxruntime runs an ONNX file')
-    return OnnxRuntimeModel(spec, device_target, device_id)
+def load(deploy: DeployFolder, device_target: str, device_id: int = 0) -> OnnxRuntimeModel:
+    if not deploy.model_file.endswith('.onnx'):
+        raise InputError(f'{deploy.model_file}: onnxruntime runs an ONNX file')
+    return OnnxRuntimeModel(deploy, device_target, device_id)

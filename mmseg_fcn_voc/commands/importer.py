@@ -60,7 +60,7 @@ IMPORT_COMMANDS = {
     'from_mindspore': ImportCommand(
         'from_mindspore.py', 'MindSpore FCN .ckpt -> mmseg checkpoint',
         'MindSpore checkpoint (.ckpt)',
-        'mmseg_fcn_voc.conversion.mindspore.load:import_mindspore_checkpoint',
+        'mmseg_fcn_voc.conversion.mindspore.importer:import_mindspore_checkpoint',
         (_config('configs/fcn8s_vgg16bn_voc.py'), )),
     'from_torchfcn': ImportCommand(
         'from_torchfcn.py', 'torchfcn / Caffe-release FCN -> mmseg checkpoint',

@@ -16,19 +16,16 @@ Examples::
 
 Exit status: 0 success, 1 the check found problems (all listed), 2 usage error, 3 bad input (a
 source, archive or download that cannot be used; the message names it), 4 internal error.
-See ``mmseg_fcn_voc/data_prep/prepare.py`` for the output layout.
+See ``mmseg_fcn_voc/data_prep/layout.py`` for the output layout.
 """
 import argparse
 import os
 import sys
 
 from fcn_voc_core.cli import EXIT_CHECK_FAILED, run_cli
-from mmseg_fcn_voc.data_prep.prepare import (
-    LINK_MODES,
-    DataPreparationError,
-    PrepareOptions,
-    prepare_voc,
-)
+from mmseg_fcn_voc.data_prep.errors import DataPreparationError
+from mmseg_fcn_voc.data_prep.layout import LINK_MODES
+from mmseg_fcn_voc.data_prep.pipeline import PrepareOptions, prepare_voc
 
 PROG = 'prepare_voc.py'
 

@@ -13,16 +13,16 @@ what was asked for (the message names the file and what is wrong), 4 internal er
 """
 from mmseg_fcn_voc.conversion.options import MindSporeExportOptions
 
-from .export import export_main
+from .export_main import export_main
 
 PROG = 'to_mindspore.py'
 
 
-def _exporter():
-    from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter
-    return MindSporeExporter
+def _backend():
+    from mmseg_fcn_voc.conversion.mindspore.backend import MindSporeBackend
+    return MindSporeBackend
 
 
 def main(argv=None) -> int:
     return export_main(argv, PROG, 'mmseg FCN checkpoint -> MindSpore .ckpt + MINDIR + '
-                       'deploy.json, with a parity check', MindSporeExportOptions, _exporter)
+                       'deploy.json, with a parity check', MindSporeExportOptions, _backend)

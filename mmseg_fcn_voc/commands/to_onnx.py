@@ -17,15 +17,15 @@ asked for, 4 internal error. See the README ("Deploy on Ascend") for running ATC
 """
 from mmseg_fcn_voc.conversion.options import OnnxExportOptions
 
-from .export import export_main
+from .export_main import export_main
 
 PROG = 'to_onnx.py'
 
 
-def _exporter():
-    from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
-    return OnnxExporter
+def _backend():
+    from mmseg_fcn_voc.conversion.onnx.backend import OnnxBackend
+    return OnnxBackend
 
 
 def main(argv=None) -> int:
-    return export_main(argv, PROG, 'mmseg FCN checkpoint -> ONNX', OnnxExportOptions, _exporter)
+    return export_main(argv, PROG, 'mmseg FCN checkpoint -> ONNX', OnnxExportOptions, _backend)

@@ -14,7 +14,7 @@ from torch import nn
 from fcn_voc_core.errors import InputError
 from fcn_voc_runtime.deploy import DEPLOY_FORMAT, DEPLOY_VERSION, file_entry
 
-from .graph import NetworkSpec
+from .network.trace import TracedNetwork
 
 #: Test-pipeline transforms the runtime reproduces (loading and packing do nothing to pixels).
 PASSIVE_TRANSFORMS = ('LoadImageFromFile', 'LoadAnnotations', 'LoadSBDAnnotations',
@@ -76,7 +76,7 @@ def dataset_meta(cfg, num_classes: int) -> Dict:
     return meta
 
 
-def describe_deployment(model: nn.Module, spec: NetworkSpec, config: str, checkpoint: str,
+def describe_deployment(model: nn.Module, net: TracedNetwork, config: str, checkpoint: str,
                         checkpoint_sha256: str, backend: str, out_dir: str, model_file: str,
                         input_shape: Sequence[Optional[int]], other_files: Dict[str, str],
                         versions: Dict[str, str], precision: Optional[Dict] = None) -> Dict:
@@ -89,12 +89,12 @@ def describe_deployment(model: nn.Module, spec: NetworkSpec, config: str, checkp
         raise InputError(f'{config}: data_preprocessor.test_cfg.size pads every test image to one '
                          'size; the deployment runtime pads to a size divisor only')
     # pad as the config does, and at least to what the network takes ('same': multiples of 32)
-    divisor = math.lcm(int(test_cfg.get('size_divisor') or 1), spec.size_divisor)
-    meta = dataset_meta(cfg, spec.num_classes)
+    divisor = math.lcm(int(test_cfg.get('size_divisor') or 1), net.size_divisor)
+    meta = dataset_meta(cfg, net.num_classes)
     classes = list(meta.get('classes', []))
-    if len(classes) != spec.num_classes:
+    if len(classes) != net.num_classes:
         raise InputError(f'{config}: the test dataset has {len(classes)} classes, the model '
-                         f'{spec.num_classes}')
+                         f'{net.num_classes}')
     palette = [[int(v) for v in c] for c in meta.get('palette', [])][:len(classes)]
     enabled = getattr(pre, '_enable_normalize', True)
     mean = pre.mean.flatten().tolist() if enabled else [0.0, 0.0, 0.0]
@@ -112,9 +112,9 @@ def describe_deployment(model: nn.Module, spec: NetworkSpec, config: str, checkp
                   'mean': mean, 'std': std},
         'size': {**size_policy(cfg, config), 'size_divisor': divisor,
                  'pad_value': float(getattr(pre, 'pad_val', 0)),
-                 'pad': 'bottom and right', 'min_size': spec.size_divisor,
-                 'geometry': spec.geometry},
-        'output': {'kind': 'logits', 'layout': 'NCHW', 'num_classes': spec.num_classes,
+                 'pad': 'bottom and right', 'min_size': net.size_divisor,
+                 'geometry': net.geometry},
+        'output': {'kind': 'logits', 'layout': 'NCHW', 'num_classes': net.num_classes,
                    'size': 'the (padded) input size; the prediction of an H x W image is the '
                            'argmax over classes of the top-left H x W'},
         'classes': classes,

@@ -5,7 +5,7 @@ argument, so adding an option is one field (and its help text), read in one plac
     parser = argparse.ArgumentParser()
     MindSporeExportOptions.add_arguments(parser)
     options = MindSporeExportOptions.from_args(parser.parse_args(argv))
-    MindSporeExporter(options).run()
+    run_export(MindSporeBackend(options))
 
 Library users build the dataclass directly: ``OnnxExportOptions(config, checkpoint, out_dir,
 dynamic=True)``.
@@ -14,16 +14,42 @@ import argparse
 import dataclasses
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from .gears import parse_gears
-from .parity import ParityThresholds
+from .gear_sizes import parse_gears
+from .measures import ParityThresholds
 
 Size = Tuple[int, int]
 DEFAULT_PARITY_SIZE = (512, 512)
-#: onnxruntime's calibration methods that ``--int8`` measures (:mod:`.onnx.int8`).
+#: onnxruntime's calibration methods that ``--int8`` measures (:mod:`.onnx.quantize`).
 CALIBRATION_METHODS = ('MinMax', 'Entropy', 'Percentile')
 _DEFAULT_THRESHOLDS = ParityThresholds()
+
+
+@dataclass(frozen=True)
+class Int8Targets:
+    """What an int8 model must reach against float32: argmax agreement (mean over images, worst
+    image), and mean IU no more than ``max_miou_drop`` points below float32's (with labels)."""
+    min_agreement_mean: float = 0.995
+    min_agreement_worst: float = 0.99
+    max_miou_drop: float = 0.5
+
+    def misses(self, figures: Dict) -> List[str]:
+        """Each target ``figures`` (a :func:`~.onnx.quantize.measure` result) misses, in words; [] when all hold."""
+        out = []
+        if figures['argmax_agreement_mean'] < self.min_agreement_mean:
+            out.append(f'mean agreement {100 * figures["argmax_agreement_mean"]:.3f}% < '
+                       f'{100 * self.min_agreement_mean:.2f}%')
+        if figures['argmax_agreement_worst'] < self.min_agreement_worst:
+            out.append(f'worst image {figures["worst_image"]} '
+                       f'{100 * figures["argmax_agreement_worst"]:.3f}% < '
+                       f'{100 * self.min_agreement_worst:.2f}%')
+        if figures.get('mIoU') is not None:
+            drop = figures['mIoU_float32'] - figures['mIoU']
+            if drop > self.max_miou_drop:
+                out.append(f'mean IU {figures["mIoU"]:.2f} is {drop:.2f} points below float32\'s '
+                           f'{figures["mIoU_float32"]:.2f} (at most {self.max_miou_drop:g})')
+        return out
 
 
 def argument(*flags: str, default=None, group: Optional[str] = None, reads: bool = False,
@@ -54,10 +80,10 @@ def _size(value) -> Optional[Size]:
 
 @dataclass
 class ExportOptions:
-    """What every exporter takes (see :class:`~.exporter.Exporter`).
+    """What every export takes (see :mod:`.pipeline`).
 
     ``input_size`` None exports a dynamic-shape model, checked at ``parity_size`` and at
-    :func:`~.exporter.second_size` of it; a static model is checked at ``input_size``.
+    :func:`~.context.second_size` of it; a static model is checked at ``input_size``.
     """
 
     #: exclusive argument groups that need one member given (``{name: required}``)
@@ -245,7 +271,6 @@ class OnnxExportOptions(ExportOptions):
                 raise ValueError('--check-labels needs --check-images')
 
     @property
-    def int8_targets(self):
-        from .onnx.int8 import Int8Targets
+    def int8_targets(self) -> 'Int8Targets':
         return Int8Targets(self.int8_min_agreement_mean, self.int8_min_agreement_worst,
                            self.int8_max_miou_drop)

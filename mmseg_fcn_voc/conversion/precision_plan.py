@@ -15,6 +15,7 @@ added in order of sensitivity until the worst image reaches the threshold (or th
 out). Transposed convolutions are no candidates: ATC's ONNX ``ConvTranspose`` takes float16 only,
 so the plan is measured with them in float16.
 """
+import logging
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -22,11 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion, text_table
+from fcn_voc_core.console import text_table
+from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
 
-from .model_io import fcn_logits
+from .network.segmentor import fcn_logits
 from .npu_precision import ActivationStats, cube_layers, npu_emulation
 
+logger = logging.getLogger(__name__)
 #: The modes in the report, in order; ``plan`` is ``force_fp16`` with ``keep_fp32``.
 REPORT_MODES = ('fp32', 'force_fp16', 'allow_fp32_to_fp16', 'plan')
 DEFAULT_THRESHOLD = 0.999
@@ -68,7 +71,7 @@ def plan_candidates(model: nn.Module) -> List[str]:
 def precision_report(model: nn.Module, inputs: Sequence[torch.Tensor],
                      labels: Optional[Sequence[np.ndarray]] = None,
                      threshold: float = DEFAULT_THRESHOLD, num_classes: int = 21,
-                     ignore_index: int = 255, log=print) -> Dict:
+                     ignore_index: int = 255) -> Dict:
     """``{mode: entry}`` for :data:`REPORT_MODES`; ``plan`` also holds ``keep_fp32``,
     ``threshold``, ``reached`` and ``fp16_only`` (layers that cannot be kept: ConvTranspose)."""
     reference = _predictions(model, inputs, 'fp32')
@@ -76,7 +79,7 @@ def precision_report(model: nn.Module, inputs: Sequence[torch.Tensor],
     for mode in REPORT_MODES[:3]:
         report[mode] = evaluate_mode(model, inputs, reference, mode, (), labels, num_classes,
                                      ignore_index)
-        log(f'{mode}: argmax agreement with float32 mean '
+        logger.info(f'{mode}: argmax agreement with float32 mean '
             f'{100 * report[mode]["argmax_agreement_mean"]:.3f}%, worst '
             f'{100 * report[mode]["argmax_agreement_worst"]:.3f}%')
     keep: List[str] = []
@@ -99,8 +102,8 @@ def precision_report(model: nn.Module, inputs: Sequence[torch.Tensor],
                 fp16_only=[n for n, m in cube_layers(model).items()
                            if isinstance(m, nn.ConvTranspose2d)])
     report['plan'] = plan
-    log(precision_table(report))
-    log(f'plan: {len(keep)} layer(s) in float32 {keep}; worst image '
+    logger.info(precision_table(report))
+    logger.info(f'plan: {len(keep)} layer(s) in float32 {keep}; worst image '
         f'{100 * plan["argmax_agreement_worst"]:.3f}% (threshold {100 * threshold:.2f}%'
         f'{"" if plan["reached"] else ", NOT reached"})')
     return report

@@ -8,7 +8,7 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence
 
-from mmengine.utils import track_parallel_progress, track_progress
+from fcn_voc_core.console import track_tasks
 
 from ..datasets.voc_format import NUM_VOC_CLASSES, VOID_LABEL, validate_sample
 
@@ -39,16 +39,6 @@ def _validate_task(task) -> List[str]:
     return validate_sample(image, label, num_classes, ignore_index)
 
 
-def run_tasks(func, tasks: Sequence, nproc: int) -> list:
-    """Map ``func`` over ``tasks`` with mmengine's progress bar, in ``nproc`` processes if > 1."""
-    if not tasks:
-        return []
-    if nproc > 1 and len(tasks) > 1:
-        return track_parallel_progress(func, list(tasks), nproc=min(nproc, len(tasks)),
-                                       chunksize=8 if len(tasks) > 64 * nproc else 1)
-    return track_progress(func, list(tasks))
-
-
 def check_samples(samples: Sequence[Sample],
                   nproc: int = 1,
                   num_classes: int = NUM_VOC_CLASSES,
@@ -67,7 +57,7 @@ def check_samples(samples: Sequence[Sample],
         if osp.isfile(s.image) and osp.isfile(s.label):
             pairs[(s.image, s.label)] = None
     tasks = [(image, label, num_classes, ignore_index) for image, label in pairs]
-    for found in run_tasks(_validate_task, tasks, nproc):
+    for found in track_tasks(_validate_task, tasks, nproc, 'checking samples'):
         problems.extend(found)
     # one file can be listed by several pairs (an image with two label versions): report it once
     return list(dict.fromkeys(problems))

@@ -1,5 +1,6 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """Resumable, checksum-verified downloads of the official VOC / SBD archives."""
+import logging
 import os
 import os.path as osp
 import re
@@ -10,8 +11,11 @@ from dataclasses import dataclass
 from http.client import HTTPException
 from typing import Callable, Dict, Optional
 
+from fcn_voc_core.console import Progress
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import file_digest
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,3 +154,27 @@ def _fetch_into(url: str, part: str, timeout: float, chunk_size: int,
                     progress(done, total)
     if total is not None and done < total:
         raise ConnectionError(f'{url}: connection closed after {done} of {total} bytes')
+
+
+def fetch_official(name: str, path: Optional[str], download_dir: str,
+                   mirror: Optional[str] = None) -> str:
+    """Download the official archive ``name`` (a key of :data:`OFFICIAL_RESOURCES`), md5-checked
+    and resumable, with a progress line; returns its local path.
+
+    Args:
+        path: where it should go: an archive path, a folder to put it in, or None for
+            ``download_dir``.
+        mirror: a base URL replacing the official location (the file name is appended).
+    """
+    resource = OFFICIAL_RESOURCES[name]
+    if path and path.endswith(('.tar', '.tgz', '.tar.gz')):
+        dest = path
+    elif path:
+        dest = osp.join(path, resource.filename)
+    else:
+        dest = osp.join(download_dir, resource.filename)
+    url = (mirror.rstrip('/') + '/' + resource.filename) if mirror else resource.url
+    logger.info(f'downloading {url} -> {dest} (md5 {resource.md5})')
+    with Progress(resource.filename, unit='B') as bar:
+        download(url, dest, md5=resource.md5, progress=bar.update)
+    return dest

@@ -8,6 +8,7 @@ each atomically, into a folder of the output directory; a re-run skips members a
 and, once an archive is complete, does not read it again (a stamp records its size and mtime).
 """
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -16,8 +17,13 @@ import tarfile
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
 
+from fcn_voc_core.console import Progress
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import atomic_output
+
+from .download import fetch_official
+
+logger = logging.getLogger(__name__)
 
 
 class SourceError(InputError):
@@ -124,6 +130,40 @@ def _archive_signature(archive: str) -> dict:
     return {'archive': osp.abspath(archive), 'size': stat.st_size, 'mtime_ns': stat.st_mtime_ns}
 
 
+def _already_extracted(kind: SourceKind, root: str, stamp: str, signature: dict) -> bool:
+    """A stamp of this very archive (size and time) and the kind's marker files in place."""
+    if not osp.isfile(stamp):
+        return False
+    with open(stamp, encoding='utf-8') as f:
+        done = json.load(f)
+    return done.get('signature') == signature and all(
+        osp.exists(osp.join(root, m)) for m in kind.markers)
+
+
+def _extract_members(kind: SourceKind, archive: str, root: str,
+                     progress: Optional[Callable[[int, int], None]]) -> Tuple[int, int]:
+    """Stream the archive, writing each member of ``kind.member_pattern`` under ``root``;
+    returns ``(written, skipped)``."""
+    pattern = re.compile(kind.member_pattern)
+    size = osp.getsize(archive)
+    written = skipped = 0
+    with open(archive, 'rb') as raw:
+        reader = _CountingReader(raw, (lambda pos: progress(pos, size)) if progress else None)
+        with tarfile.open(fileobj=reader, mode='r|*') as tar:
+            for member in tar:
+                match = pattern.search(member.name)
+                if match is None or not member.isfile():
+                    continue
+                dest = osp.join(root, *match.group(1).split('/'))
+                if osp.isfile(dest) and osp.getsize(dest) == member.size:
+                    skipped += 1
+                    continue
+                with atomic_output(dest) as tmp, open(tmp, 'wb') as f:
+                    shutil.copyfileobj(tar.extractfile(member), f, 1 << 20)
+                written += 1
+    return written, skipped
+
+
 def extract_archive(kind: SourceKind,
                     archive: str,
                     out_dir: str,
@@ -150,33 +190,10 @@ def extract_archive(kind: SourceKind,
     root = osp.join(out_dir, kind.extract_to)
     stamp = _stamp_path(out_dir, archive)
     signature = _archive_signature(archive)
-    if osp.isfile(stamp):
-        with open(stamp, encoding='utf-8') as f:
-            done = json.load(f)
-        if done.get('signature') == signature and all(
-                osp.exists(osp.join(root, m)) for m in kind.markers):
-            return root, 0, 0
-
-    pattern = re.compile(kind.member_pattern)
-    size = signature['size']
-    written = skipped = 0
+    if _already_extracted(kind, root, stamp, signature):
+        return root, 0, 0
     try:
-        with open(archive, 'rb') as raw:
-            reader = _CountingReader(raw, (lambda pos: progress(pos, size)) if progress else None)
-            with tarfile.open(fileobj=reader, mode='r|*') as tar:
-                for member in tar:
-                    match = pattern.search(member.name)
-                    if match is None or not member.isfile():
-                        continue
-                    relative = match.group(1)
-                    dest = osp.join(root, *relative.split('/'))
-                    if osp.isfile(dest) and osp.getsize(dest) == member.size:
-                        skipped += 1
-                        continue
-                    source = tar.extractfile(member)
-                    with atomic_output(dest) as tmp, open(tmp, 'wb') as f:
-                        shutil.copyfileobj(source, f, 1 << 20)
-                    written += 1
+        written, skipped = _extract_members(kind, archive, root, progress)
     except (tarfile.TarError, EOFError, OSError) as e:
         raise SourceError(f'{archive}: cannot read as a {kind.title} archive: {e}') from e
     missing = [m for m in kind.markers if not osp.exists(osp.join(root, m))]
@@ -187,3 +204,32 @@ def extract_archive(kind: SourceKind,
     with atomic_output(stamp) as tmp, open(tmp, 'w', encoding='utf-8') as f:
         json.dump({'signature': signature, 'written': written, 'skipped': skipped}, f)
     return root, written, skipped
+
+
+def materialise_source(kind: SourceKind, path: Optional[str], out_dir: str, download: bool,
+                       download_dir: str, mirror: Optional[str] = None) -> Optional[str]:
+    """Turn a source argument into its data root folder: download it (``download``, when not given
+    or missing), extract an archive into ``out_dir``, or locate the folder; None when not given
+    (VOC 2011 is optional)."""
+    wanted = path is not None
+    if path == '' and not download:
+        raise SourceError(f'{kind.title}: no path given; pass one, or --download to fetch it')
+    if download and (not path or not osp.exists(path)) and (wanted or kind is not VOC2011):
+        path = fetch_official(kind.name, path, download_dir, mirror)
+    if not path:
+        return None
+    if osp.isfile(path):
+        if not tarfile.is_tarfile(path):
+            raise SourceError(f'{path}: not a tar archive (expected {kind.title} or its folder)')
+        with Progress(f'extracting {osp.basename(path)}', unit='B') as bar:
+            root, written, skipped = extract_archive(kind, path, out_dir, bar.update)
+        state = (f'{written} files extracted, {skipped} already there'
+                 if written or skipped else 'already extracted')
+        logger.info(f'{kind.title}: {path} -> {root} ({state})')
+        return root
+    if osp.isdir(path):
+        root = locate_folder(kind, path)
+        logger.info(f'{kind.title}: folder {root}')
+        return root
+    hint = '' if download else ' (or pass --download to fetch it)'
+    raise SourceError(f'{path}: not found; give {kind.title} or the folder it extracts to{hint}')

@@ -7,8 +7,8 @@ uses, so ``tools/infer.py`` and ``converters/infer_deployed.py`` produce compara
 import os.path as osp
 from typing import List, Optional, Sequence
 
+from fcn_voc_core.console import track
 from fcn_voc_core.imageio import check_label_size, read_image, read_label_png
-from fcn_voc_core.progress import track
 from fcn_voc_core.visualize import overlay_image, save_rgb
 
 

@@ -32,17 +32,13 @@ import mindspore as ms
 import torch
 
 from fcn_voc_core.mindspore_cpu import cap_onednn_isa
-from mmseg_fcn_voc.conversion.describe import describe_network
-from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter, convert_checkpoint
+from mmseg_fcn_voc.conversion.checkpoint import build_and_load, build_model, save_checkpoint
+from mmseg_fcn_voc.conversion.images import preprocess_image, random_image
+from mmseg_fcn_voc.conversion.mindspore.backend import MindSporeBackend, convert_checkpoint
 from mmseg_fcn_voc.conversion.mindspore.io import export_mindir, load_mindir, run_cell
-from mmseg_fcn_voc.conversion.model_io import (
-    build_and_load,
-    build_model,
-    fcn_logits,
-    save_checkpoint,
-)
+from mmseg_fcn_voc.conversion.network import fcn_logits, trace_network
 from mmseg_fcn_voc.conversion.options import MindSporeExportOptions
-from mmseg_fcn_voc.conversion.parity import preprocess_image, random_image
+from mmseg_fcn_voc.conversion.pipeline import run_export
 from mmseg_fcn_voc.utils.machine import machine_summary, median_seconds
 
 
@@ -96,7 +92,7 @@ def main(argv=None):
         model = build_and_load(args.config, pth)
         t_load = time.perf_counter() - t0
         t0 = time.perf_counter()
-        conv = convert_checkpoint(model, describe_network(model, args.config), ckpt, 'auto',
+        conv = convert_checkpoint(model, trace_network(model, args.config), ckpt, 'auto',
                                   args.config)
         t_convert = time.perf_counter() - t0
         print(f'\n{values:,} values, {len(conv.arrays)} tensors, layout {conv.layout!r}')
@@ -126,8 +122,8 @@ def main(argv=None):
 
         if not args.skip_full:
             t0 = time.perf_counter()
-            report = MindSporeExporter(MindSporeExportOptions(args.config, pth, osp.join(work, 'out')),
-                                       log=lambda s: None).run()
+            report = run_export(MindSporeBackend(MindSporeExportOptions(
+                args.config, pth, osp.join(work, 'out'))))
             t_full = time.perf_counter() - t0
             steps = ', '.join(f'{k} {v:.1f} s' for k, v in report['timings_s'].items())
             print(f'\nto_mindspore at its defaults (dynamic MINDIR, parity at '

@@ -133,7 +133,7 @@ def main(argv=None):
         parser.error('--gears exports ONNX: use it with --backend onnxruntime')
     from mmseg.apis import inference_model, init_model
 
-    from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
+    from mmseg_fcn_voc.conversion.checkpoint import build_model, save_checkpoint
     print(f'{args.config}, {args.num_images} images of about {args.size[1]}x{args.size[0]}, '
           f'backend {args.backend}; '
           f'{machine_summary()}')
@@ -142,16 +142,15 @@ def main(argv=None):
         ckpt = osp.join(work, 'model.pth')
         save_checkpoint(build_model(args.config).state_dict(), ckpt)
         deploy = osp.join(work, 'deploy')
+        from mmseg_fcn_voc.conversion.pipeline import run_export
         if args.backend == 'mindspore':
-            from mmseg_fcn_voc.conversion.mindspore.export import MindSporeExporter as Exporter
+            from mmseg_fcn_voc.conversion.mindspore.backend import MindSporeBackend as Backend
         else:
-            from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter as Exporter
-        Exporter(Exporter.options_class(args.config, ckpt, deploy, parity_size=(64, 64)),
-                 log=lambda s: None).run()
+            from mmseg_fcn_voc.conversion.onnx.backend import OnnxBackend as Backend
+        run_export(Backend(Backend.options_class(args.config, ckpt, deploy, parity_size=(64, 64))))
         geared = osp.join(work, 'geared')
         if args.gears:
-            Exporter(Exporter.options_class(args.config, ckpt, geared, gears=args.gears),
-                     log=lambda s: None).run()
+            run_export(Backend(Backend.options_class(args.config, ckpt, geared, gears=args.gears)))
         images = write_bench_images(work, args.num_images, tuple(args.size))
 
         model = init_model(args.config, ckpt, device='cpu')

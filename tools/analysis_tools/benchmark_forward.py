@@ -26,7 +26,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from mmseg_fcn_voc.conversion.model_io import build_model
+    from mmseg_fcn_voc.conversion.checkpoint import build_model
     model = build_model(args.config)
     plain = PlainFCN8s().load_from_segmentor(model).eval()
     h, w = args.size

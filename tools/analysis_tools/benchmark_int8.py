@@ -6,7 +6,7 @@ agreement.
         [--num-images 8] [--size 375 500] [--calibration-images DIR --check-images DIR]
 
 For each ``--config`` (default: the Caffe FCN-8s and the demo's BN FCN-8s) this exports
-``converters/to_onnx.py --dynamic --int8`` (:mod:`mmseg_fcn_voc.conversion.onnx.int8`) from
+``converters/to_onnx.py --dynamic --int8`` (:mod:`mmseg_fcn_voc.conversion.checks.int8`) from
 ``--checkpoint`` (one per config, in order) or from random weights, then times the float32 and the
 int8 graph of that folder with onnxruntime's CPU provider over the same preprocessed images of
 about ``--size`` (the network only: decoding and preprocessing are the same for both). Prints
@@ -52,7 +52,7 @@ def time_session(path, inputs, threads=None):
     return time.perf_counter() - start, maps
 
 
-def time_folder(folder, args, work, log):
+def time_folder(folder, args, work):
     """Time the float32 and int8 graphs of an existing ``to_onnx.py --int8`` output folder (its
     ``onnx_parity.json`` names both, the config and the checkpoint) on generated images."""
     import json
@@ -63,8 +63,8 @@ def time_folder(folder, args, work, log):
 
 def time_export(report, float_path, int8_path, trained, args, work):
     """Both graphs of one export over ``--num-images`` generated images of about ``--size``."""
-    from mmseg_fcn_voc.conversion.model_io import build_and_load
-    from mmseg_fcn_voc.conversion.parity import find_image_pairs, load_image_set
+    from mmseg_fcn_voc.conversion.checkpoint import build_and_load
+    from mmseg_fcn_voc.conversion.images import find_image_pairs, load_image_set
     timing = osp.join(work, 'timing')
     os.makedirs(timing)
     write_bench_images(timing, args.num_images, tuple(args.size), seed=3, prefix='t')
@@ -81,10 +81,11 @@ def time_export(report, float_path, int8_path, trained, args, work):
                 float_nodes=int8['float_nodes'], deployed=report['passed'])
 
 
-def benchmark(config, checkpoint, args, work, log):
-    from mmseg_fcn_voc.conversion.model_io import build_model, save_checkpoint
-    from mmseg_fcn_voc.conversion.onnx.export import OnnxExporter
+def benchmark(config, checkpoint, args, work):
+    from mmseg_fcn_voc.conversion.checkpoint import build_model, save_checkpoint
+    from mmseg_fcn_voc.conversion.onnx.backend import OnnxBackend
     from mmseg_fcn_voc.conversion.options import OnnxExportOptions
+    from mmseg_fcn_voc.conversion.pipeline import run_export
 
     trained = checkpoint is not None
     if not trained:
@@ -109,10 +110,9 @@ def benchmark(config, checkpoint, args, work, log):
                                 parity_size=(64, 64), int8=True, calibration_images=cal,
                                 calibration_labels=cal_labels, check_images=check,
                                 check_labels=check_labels, **targets)
-    exporter = OnnxExporter(options, log=log)
-    report = exporter.run()
-    return time_export(report, exporter.path('.onnx'), exporter.path('_int8.onnx'), trained,
-                       args, work)
+    report = run_export(OnnxBackend(options))
+    stem = osp.join(out, options.name)
+    return time_export(report, f'{stem}.onnx', f'{stem}_int8.onnx', trained, args, work)
 
 
 def main(argv=None):
@@ -150,12 +150,14 @@ def main(argv=None):
     vnni = sorted(f for f in flags if 'vnni' in f)
     print(f'{machine_summary()}; VNNI: {", ".join(vnni) if vnni else "none (AVX2 int8 path)"}; '
           f'onnxruntime {onnxruntime.__version__}')
-    log = print if args.verbose else (lambda line: None)
+    if args.verbose:
+        from fcn_voc_core.console import configure_logging
+        configure_logging()
     runs = [(benchmark, (config, checkpoint)) for config, checkpoint in zip(configs, checkpoints)]
     runs += [(time_folder, (folder, )) for folder in args.int8_dir or []]
     for fn, run_args in runs:
         with tempfile.TemporaryDirectory() as work:
-            r = fn(*run_args, args, work, log)
+            r = fn(*run_args, args, work)
         rate_f, rate_q = r['images'] / r['t_float'], r['images'] / r['t_int8']
         print(f'{r["config"]} ({"trained" if r["trained"] else "random weights"}), '
               f'{r["images"]} image(s) of about {args.size[1]}x{args.size[0]}:')

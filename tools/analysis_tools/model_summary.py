@@ -25,7 +25,7 @@ REFERENCE = {
 
 
 def summarise(config: str, size=(64, 96)) -> dict:
-    from mmseg_fcn_voc.conversion.model_io import build_model
+    from mmseg_fcn_voc.conversion.checkpoint import build_model
     model = build_model(config)
     cfg = model.cfg
     state = sum(v.numel() for v in model.state_dict().values())

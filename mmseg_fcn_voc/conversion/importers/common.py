@@ -10,14 +10,14 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from ..model_io import (
+from ..checkpoint import (
     CheckpointError,
     check_state_dict,
     inference_state_dict,
     load_state_dict_file,
     save_checkpoint,
 )
-from ..names import compare_keys, format_keys, key_mismatch
+from ..network.layouts import compare_keys, format_keys, key_mismatch
 
 ArrayDict = Dict[str, np.ndarray]
 

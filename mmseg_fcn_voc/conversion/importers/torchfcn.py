@@ -16,19 +16,21 @@ the missing (``score_pool3``, ``upscore_pool4``, ``upscore8``) and unexpected (`
 FCN-8s and FCN-8s at-once have the same names: the at-once file belongs with a config that sets
 ``skip_scales=(0.01, 0.0001)``, which only the file's origin can tell.
 """
+import logging
 import os.path as osp
 import re
-from typing import Callable, Dict
+from typing import Dict
 
-from ..describe import describe_fcn
-from ..model_io import CheckpointError, build_model, inference_state_dict, load_state_dict_file
-from ..names import layout_key_map
-from ..references import caffe_release_mismatches, format_mismatches
+from ..checkpoint import CheckpointError, build_model, inference_state_dict, load_state_dict_file
+from ..network.layouts import layout_key_map
+from ..network.references import caffe_release_mismatches, format_mismatches
+from ..network.trace import trace_network
 from .common import state_dict_from_layout, write_checked
 
+logger = logging.getLogger(__name__)
 
-def import_torchfcn_checkpoint(src: str, out: str, config: str,
-                               log: Callable[[str], None] = print) -> Dict:
+
+def import_torchfcn_checkpoint(src: str, out: str, config: str) -> Dict:
     """Convert the torchfcn-layout checkpoint ``src`` into the mmseg checkpoint ``out``.
 
     Returns:
@@ -41,7 +43,7 @@ def import_torchfcn_checkpoint(src: str, out: str, config: str,
     """
     model = build_model(config)
     expected = inference_state_dict(model)
-    why = caffe_release_mismatches(describe_fcn(model, config))
+    why = caffe_release_mismatches(trace_network(model, config))
     if why:
         raise CheckpointError(f'{config}: does not build the network of the Caffe FCN release, so '
                               f'{src} cannot be loaded into it: {format_mismatches(why)}')
@@ -56,8 +58,8 @@ def import_torchfcn_checkpoint(src: str, out: str, config: str,
             f'{src} looks like {"an at-once" if at_once_file else "a staged"} FCN-8s file but '
             f'{config} {"does not set" if at_once_file else "sets"} skip_scales; FCN-8s at-once '
             'weights need skip_scales=(0.01, 0.0001), staged ones none')
-        log(f'warning: {warnings[-1]}')
+        logger.warning(f'warning: {warnings[-1]}')
     write_checked(model, state, out, config,
                   dict(converted_from=src, source_layout='torchfcn', config=config))
-    log(f'wrote {out}: {len(mapping)} tensors from torchfcn names')
+    logger.info(f'wrote {out}: {len(mapping)} tensors from torchfcn names')
     return dict(tensors=len(mapping), warnings=warnings, out=out)

@@ -1,18 +1,21 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
 """VGG-16 ImageNet weights -> an ``FCNVGG`` backbone checkpoint (fc6/fc7 as convolutions)."""
-from typing import Callable, Dict, Sequence
+import logging
+from typing import Dict, Sequence
 
 import torch
 
 from ...models.backbones.fcn_vgg import VGG16_STAGES
-from ..model_io import (
+from ..checkpoint import (
     CheckpointError,
     check_finite,
     load_state_dict_file,
     save_checkpoint,
     strip_module_prefix,
 )
-from ..names import fcnvgg_key, vgg16_torchvision_names
+from ..network.layouts import fcnvgg_key, vgg16_torchvision_names
+
+logger = logging.getLogger(__name__)
 
 #: torchvision's input normalisation: RGB in [0, 1], then (x - mean) / std.
 TORCHVISION_MEAN = (0.485, 0.456, 0.406)
@@ -101,8 +104,7 @@ def convert_vgg16(src: Dict[str, torch.Tensor], source: str = 'torchvision',
     return out
 
 
-def import_vgg16_checkpoint(src: str, out: str, source: str,
-                            log: Callable[[str], None] = print) -> Dict:
+def import_vgg16_checkpoint(src: str, out: str, source: str) -> Dict:
     """Convert the VGG-16 state dict file ``src`` (see :func:`convert_vgg16` for ``source``) into
     the ``FCNVGG`` backbone checkpoint ``out`` (with a ``.sha256`` sidecar).
 
@@ -116,6 +118,6 @@ def import_vgg16_checkpoint(src: str, out: str, source: str,
     save_checkpoint(state_dict, out, meta=dict(source=source, src=src,
                                                input='BGR 0-255 minus Caffe mean'))
     n = sum(v.numel() for v in state_dict.values())
-    log(f'wrote {out}: {len(state_dict)} tensors, {n:,} parameters '
+    logger.info(f'wrote {out}: {len(state_dict)} tensors, {n:,} parameters '
         f'(FCNVGG, input BGR 0-255 minus the Caffe mean)')
     return dict(tensors=len(state_dict), parameters=n, out=out)

@@ -17,8 +17,8 @@ from mindspore import nn
 from fcn_voc_core.fileio import atomic_output, write_sha256_sidecar
 from fcn_voc_runtime.backends.mindspore import configure_cpu  # noqa: F401  (re-exported)
 
-from ..model_io import CheckpointError, verify_checkpoint_file
-from ..names import compare_keys, format_keys, key_mismatch
+from ..checkpoint import CheckpointError, verify_checkpoint_file
+from ..network.layouts import compare_keys, format_keys, key_mismatch
 
 #: Entries of training checkpoints that are optimizer / loop state, not network weights: MindSpore's
 #: optimizers prefix their per-parameter slots (``moments.conv1.0.weight``), and the scalars below

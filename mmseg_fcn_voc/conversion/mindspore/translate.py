@@ -1,7 +1,7 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""One translation of traced torch networks (:mod:`..graph`) into MindSpore cells.
+"""One translation of traced torch networks (:mod:`..network.trace`) into MindSpore cells.
 
-Every layer of the graph becomes the MindSpore cell of :mod:`.layers` with the same arguments
+Every layer of the graph becomes the MindSpore cell of :mod:`.cells` with the same arguments
 (convolutions with dilation, groups and padding; BN; ReLU; max pooling in both rounding modes;
 transposed convolutions, grouped ones included; the identity for dropout), and the operations
 between layers become the lines of a generated ``construct``: sums, products with constants,
@@ -16,10 +16,9 @@ and imported from there.
 Parameter names are the torch state-dict keys with MindSpore's BN names (``gamma``, ``beta``,
 ``moving_mean``, ``moving_variance``; ``num_batches_tracked`` is not stored), e.g.
 ``backbone.layer1.0.conv1.weight``, ``backbone.layer1.0.bn1.gamma``,
-``decode_head.conv_seg.weight``: :func:`translated_key_map`, the layout ``'translated'``. The
-FCN/VGG networks keep their own layouts (:data:`~..names.LAYOUTS`: ``'mindspore'``, the
-tutorial's ``'mindspore_tutorial'``): the same cells, their parameters named as that layout names
-the torch keys (:func:`network_key_map`).
+``decode_head.conv_seg.weight``: the layout ``'translated'`` of :mod:`..network.layouts`. The
+FCN/VGG networks keep their own layouts (``'mindspore'``, the tutorial's ``'mindspore_tutorial'``):
+the same cells, their parameters named as that layout names the torch keys.
 """
 import hashlib
 import importlib.util
@@ -28,36 +27,25 @@ import os.path as osp
 import re
 import sys
 import tempfile
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional
 
 from mindspore import nn
 
 from fcn_voc_core.fileio import atomic_output
 
-from ..describe import UnsupportedModelError
-from ..graph import (
+from ..network.layer_specs import (
     BatchNormSpec,
-    GraphOp,
+    ConvSpec,
+    DeconvSpec,
     IdentitySpec,
-    Ref,
+    PoolSpec,
     ReLUSpec,
-    TracedNetwork,
 )
-from ..names import (
-    BN_MINDSPORE_TO_TORCH,
-    BN_TORCH_ONLY,
-    BN_TORCH_TO_MINDSPORE,
-    KeyMapError,
-    format_keys,
-    layout_key,
-    layout_key_map,
-)
-from ..spec import ConvSpec, DeconvSpec, PoolSpec
-from .layers import Resize, batch_norm2d, conv2d, conv_transpose2d, max_pool2d
+from ..network.layouts import TRANSLATED_LAYOUT, KeyMapError, format_keys, layout_key, torch_key
+from ..network.trace import GraphOp, Ref, TracedNetwork, UnsupportedModelError
+from .cells import Resize, batch_norm2d, conv2d, conv_transpose2d, max_pool2d
 
 CLASS_NAME = 'TranslatedNetwork'
-#: The layout name of translated networks' checkpoints (``parity.json``, ``from_mindspore``).
-TRANSLATED_LAYOUT = 'translated'
 #: Attribute prefix of the cells that carry an operation's primitive (``resize`` nodes).
 RESIZE_PREFIX = 'resize_'
 _BINARY = {'add': '+', 'sub': '-', 'mul': '*', 'floordiv': '//'}
@@ -204,60 +192,6 @@ def build_layers(net: TracedNetwork, weight_init='zeros') -> Dict[str, nn.Cell]:
     return cells
 
 
-def translated_key_map(net: TracedNetwork, keys) -> Tuple[Dict[str, str], List[str]]:
-    """``({torch key: MindSpore name}, [torch keys not stored])`` for the state-dict ``keys``.
-
-    Raises:
-        KeyMapError: a key that belongs to no translated layer (a parameter the inference
-            network never reads could not come back from MindSpore).
-    """
-    mapping, dropped, bad = {}, [], []
-    for key in keys:
-        path, _, param = key.rpartition('.')
-        spec = net.layers.get(path)
-        if spec is None:
-            bad.append(key)
-            continue
-        if isinstance(spec, BatchNormSpec):
-            if param in BN_TORCH_ONLY:
-                dropped.append(key)
-                continue
-            if param not in BN_TORCH_TO_MINDSPORE:
-                bad.append(key)
-                continue
-            mapping[key] = f'{path}.{BN_TORCH_TO_MINDSPORE[param]}'
-        else:
-            mapping[key] = key
-    if bad:
-        raise KeyMapError(f'{net.summary}: {len(bad)} tensor(s) belong to no layer of the '
-                          f'inference network: {format_keys(bad)}')
-    return mapping, dropped
-
-
-def network_key_map(net: TracedNetwork, keys, layout: str = TRANSLATED_LAYOUT,
-                    what: str = 'the model') -> Tuple[Dict[str, str], List[str]]:
-    """``({torch key: MindSpore name}, [torch keys not stored])`` of the state-dict ``keys`` in
-    ``layout``: :data:`TRANSLATED_LAYOUT` (:func:`translated_key_map`) or one of the FCN/VGG
-    layouts of :func:`~..names.layout_key_map` (every key must still belong to a traced layer).
-
-    Raises:
-        KeyMapError: a key that belongs to no layer, or that ``layout`` cannot hold.
-    """
-    translated = translated_key_map(net, keys)
-    if layout == TRANSLATED_LAYOUT:
-        return translated
-    return layout_key_map(keys, layout, what)
-
-
-def _torch_key(net: TracedNetwork, name: str) -> str:
-    """The torch state-dict key of a translated parameter name (the inverse of
-    :func:`translated_key_map`)."""
-    path, _, param = name.rpartition('.')
-    if isinstance(net.layers.get(path), BatchNormSpec):
-        param = BN_MINDSPORE_TO_TORCH.get(param, param)
-    return f'{path}.{param}'
-
-
 def load_network_class(source: str, path: Optional[str] = None, class_name: str = CLASS_NAME):
     """Write ``source`` to ``path`` and import its class. Without ``path``, the file goes to the
     temporary folder under the hash of its source (one file per distinct network, reused)."""
@@ -279,7 +213,7 @@ def load_network_class(source: str, path: Optional[str] = None, class_name: str 
 def build_translated_cell(net: TracedNetwork, source_file: Optional[str] = None,
                           weight_init='zeros', layout: str = TRANSLATED_LAYOUT) -> nn.Cell:
     """The MindSpore cell of ``net`` in inference mode, parameters named as ``layout`` names them
-    (:func:`network_key_map`; at zero until a checkpoint is loaded). ``source_file``: where the
+    (:func:`~..network.layouts.network_key_map`; at zero until a checkpoint is loaded). ``source_file``: where the
     generated class is written (see the module docstring).
 
     Raises:
@@ -296,7 +230,7 @@ def build_translated_cell(net: TracedNetwork, source_file: Optional[str] = None,
         param.name = f'{path_of[attr]}.{rest}'
         if layout != TRANSLATED_LAYOUT:
             try:
-                param.name = layout_key(_torch_key(net, param.name), layout)
+                param.name = layout_key(torch_key(net, param.name), layout)
             except KeyMapError:
                 bad.append(param.name)
     if bad:

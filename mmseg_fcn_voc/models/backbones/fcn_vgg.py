@@ -106,8 +106,14 @@ class FCNVGG(BaseModule):
 
         layer_kw = dict(bias=conv_bias, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.stage_layers = []
-        c_in = in_channels
-        num_stages = (5 if self.with_fc else max(out_indices) + 1)
+        c_in = self._build_conv_stages(in_channels, ceil_mode, layer_kw)
+        if self.with_fc:
+            self._build_fc(c_in, fc_channels, fc_dropout, conv_cfg, layer_kw)
+        self._freeze_stages()
+
+    def _build_conv_stages(self, c_in: int, ceil_mode: bool, layer_kw: dict) -> int:
+        """conv1_1 .. pool5 (as far as ``out_indices`` need); returns the channels after them."""
+        num_stages = (5 if self.with_fc else max(self.out_indices) + 1)
         for s, (num_convs, c_out) in enumerate(VGG16_STAGES[:num_stages], start=1):
             names = []
             for j in range(1, num_convs + 1):
@@ -118,17 +124,20 @@ class FCNVGG(BaseModule):
                 c_in = c_out
             self.add_module(f'pool{s}', nn.MaxPool2d(2, stride=2, ceil_mode=ceil_mode))
             self.stage_layers.append(names + [f'pool{s}'])
-        if self.with_fc:
-            # fc6 is the one layer whose input map can be smaller than its kernel (7x7 on stride
-            # 32, i.e. crops under 224 px in the 'same' geometry), where oneDNN's weight gradient
-            # is pathologically slow on AVX2 CPUs: SmallMapConv2d computes that case as a GEMM.
-            fc6_kw = dict(layer_kw, conv_cfg=conv_cfg or dict(type=SmallMapConv2d))
-            self.fc6 = ConvModule(c_in, fc_channels, 7, padding=self.fc6_padding, **fc6_kw)
-            self.drop6 = nn.Dropout(fc_dropout) if fc_dropout > 0 else nn.Identity()
-            self.fc7 = ConvModule(fc_channels, fc_channels, 1, **layer_kw)
-            self.drop7 = nn.Dropout(fc_dropout) if fc_dropout > 0 else nn.Identity()
-            self.stage_layers.append(['fc6', 'drop6', 'fc7', 'drop7'])
-        self._freeze_stages()
+        return c_in
+
+    def _build_fc(self, c_in: int, fc_channels: int, fc_dropout: float,
+                  conv_cfg: Optional[dict], layer_kw: dict) -> None:
+        """fc6 (7x7) and fc7 (1x1) as convolutions, each followed by dropout."""
+        # fc6 is the one layer whose input map can be smaller than its kernel (7x7 on stride 32,
+        # i.e. crops under 224 px in the 'same' geometry), where oneDNN's weight gradient is
+        # pathologically slow on AVX2 CPUs: SmallMapConv2d computes that case as a GEMM.
+        fc6_kw = dict(layer_kw, conv_cfg=conv_cfg or dict(type=SmallMapConv2d))
+        self.fc6 = ConvModule(c_in, fc_channels, 7, padding=self.fc6_padding, **fc6_kw)
+        self.drop6 = nn.Dropout(fc_dropout) if fc_dropout > 0 else nn.Identity()
+        self.fc7 = ConvModule(fc_channels, fc_channels, 1, **layer_kw)
+        self.drop7 = nn.Dropout(fc_dropout) if fc_dropout > 0 else nn.Identity()
+        self.stage_layers.append(['fc6', 'drop6', 'fc7', 'drop7'])
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """(N, C, H, W) -> a tuple with one map per ``out_indices`` entry (see the class table).

@@ -157,11 +157,15 @@ class FCNSkipHead(BaseDecodeHead):
         super().__init__(
             in_channels, channels, dropout_ratio=dropout_ratio, init_cfg=init_cfg, **kwargs)
 
+        self._build_layers(channels, score_bias, caffe,
+                           dict(learnable=upsample_learnable, init=upsample_init))
+
+    def _build_layers(self, channels: int, score_bias: bool, caffe: bool, up_kw: dict) -> None:
+        """The skips' score layers and x2 upsamplers, and the final upsampler."""
         num_classes = self.out_channels
         if not score_bias:
             self.conv_seg = nn.Conv2d(channels, num_classes, 1, bias=False)
-        skip_channels = list(self.in_channels[:-1])[::-1] if num_skips else []
-        up_kw = dict(learnable=upsample_learnable, init=upsample_init)
+        skip_channels = list(self.in_channels[:-1])[::-1] if self.num_skips else []
         self.fuse_upsamplers = []
         for i, (skip, c_skip) in enumerate(zip(self.skip_names, skip_channels)):
             self.add_module(score_layer_name(skip),

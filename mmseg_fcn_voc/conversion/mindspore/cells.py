@@ -12,7 +12,7 @@ Every layer also runs in a MINDIR exported with a dynamic height and width (``No
 """
 from mindspore import nn, ops
 
-from ..spec import ConvSpec, DeconvSpec, NormSpec, PoolSpec
+from ..network.layer_specs import ConvSpec, DeconvSpec, NormSpec, PoolSpec
 
 
 def _padding4(padding):

@@ -3,7 +3,7 @@
 shapes (Ascend's ATC and the 310's offline models).
 
 An image runs on the smallest gear that holds its network input (the preprocessed image padded to
-the config's size divisor; :func:`fcn_voc_runtime.gears.pick_gear`): the input is padded further
+the config's size divisor; :func:`fcn_voc_runtime.geared_model.pick_gear`): the input is padded further
 at the bottom and right with the preprocessor's pad value, as mmseg pads, and the logits are
 cropped back. Padding is not free of
 effects: pixels near the bottom and right edges see the padding in their receptive field, so the

@@ -1,5 +1,5 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Checked checkpoint I/O and model building for the converters and tools.
+"""Checked checkpoint I/O and model building for the converters, importers and tools.
 
 * :func:`load_state_dict_file` reads a ``.pth`` under ``weights_only=True`` (never turned off),
   verifies its declared sha256 (sidecar or ``publish_model``-style name) and the CRC-32 of every
@@ -10,7 +10,7 @@
 """
 import os.path as osp
 import zipfile
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional
 
 import torch
 from torch import nn
@@ -19,7 +19,7 @@ from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import atomic_output, verify_sha256, write_sha256_sidecar
 
 from ..utils.safe_load import register_checkpoint_safe_globals
-from .names import compare_keys, format_keys, key_mismatch
+from .network.layouts import compare_keys, format_keys, key_mismatch
 
 #: State-dict prefixes that are not part of the inference network (training-only heads).
 TRAINING_ONLY_PREFIXES = ('auxiliary_head.', )
@@ -183,50 +183,3 @@ def build_and_load(config: str, checkpoint: str) -> nn.Module:
     model = build_model(config)
     load_checkpoint_strict(model, checkpoint, config)
     return model
-
-
-class SegmentorNetwork(nn.Module):
-    """An mmseg segmentor's inference network as a plain module: ``forward(x) -> logits``.
-
-    (N, 3, H, W) normalised input -> (N, K, H, W) logits at the input size, exactly what
-    ``EncoderDecoder.encode_decode`` computes for a batch whose (padded) shape is the input's:
-    backbone, neck, decode head, then the head's own way to the input size: the FCN heads crop
-    (``FCNSkipHead.forward(feats, (H, W))``), every other mmseg head is resized as
-    ``BaseDecodeHead.predict_by_feat`` does (bilinear, the head's ``align_corners``). What the
-    converters export (ONNX), trace (:mod:`.graph`) and compare against.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from mmseg.models.utils import resize
-
-        from ..models.decode_heads.fcn_skip_head import FCNSkipHead
-
-        logits = self.model(x, mode='tensor')  # backbone -> neck -> decode_head.forward
-        head = getattr(self.model, 'decode_head', None)
-        if head is None or isinstance(head, FCNSkipHead):  # already at the input size
-            return logits
-        return resize(logits, size=x.shape[2:], mode='bilinear', align_corners=head.align_corners,
-                      warning=False)
-
-
-@torch.no_grad()
-def fcn_logits(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) normalised inputs -> (N, K, H, W) logits, as the converted networks compute
-    (:class:`SegmentorNetwork`)."""
-    return SegmentorNetwork(model).eval()(inputs)
-
-
-def input_size_problem(model: nn.Module, size: Tuple[int, int]) -> Optional[str]:
-    """Why ``size`` cannot be an input of ``model`` (None if it can): the 'same' geometry needs
-    multiples of 32."""
-    head = getattr(model, 'decode_head', None)
-    if min(size) < 1:
-        return f'input size {size[0]}x{size[1]} is empty'
-    if getattr(head, 'geometry', 'caffe') == 'same' and (size[0] % 32 or size[1] % 32):
-        return (f"input size {size[0]}x{size[1]}: the pad-free ('same') geometry needs height and "
-                'width that are multiples of 32')
-    return None

@@ -21,15 +21,17 @@ with ``resume``, images whose outputs are complete; every file is written atomic
 scored disjoint slices of one image list into the metrics of a single run.
 """
 import json
+import logging
 import os
 import os.path as osp
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from fcn_voc_core.confusion import save_confusion_matrix
+from fcn_voc_core.console import track
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import list_images, write_json
 from fcn_voc_core.imageio import (
@@ -42,13 +44,13 @@ from fcn_voc_core.imageio import (
 )
 from fcn_voc_core.metrics import class_table, confusion_matrix, scores_from_confusion
 from fcn_voc_core.output_guard import check_outputs_apart, numbered
-from fcn_voc_core.progress import track
 from fcn_voc_core.visualize import overlay_image, save_rgb
 
-from .gears import pick_gear
+from .geared_model import pick_gear
 from .predictor import Predictor
 from .preprocess import input_sizes
 
+logger = logging.getLogger(__name__)
 METRICS_FILE = 'metrics.json'
 RUN_FILE = 'run.json'
 CONFUSION_STEM = 'confusion_matrix'
@@ -106,12 +108,12 @@ class InferenceOptions:
     opacity: float = 0.6
 
 
-def fit_problems(path: str, size: Tuple[int, int], spec) -> List[str]:
+def fit_problems(path: str, size: Tuple[int, int], deploy) -> List[str]:
     """Why a ``size`` (H, W) image cannot run on a static model or on any gear ([] if it can)."""
-    (h, w), (padded_h, padded_w) = input_sizes(*size, spec)
-    if spec.gears:
-        if pick_gear([g for g, _ in spec.gears], padded_h, padded_w) is None:
-            gears = ', '.join(f'{a}x{b}' for (a, b), _ in spec.gears)
+    (h, w), (padded_h, padded_w) = input_sizes(*size, deploy)
+    if deploy.gears:
+        if pick_gear([g for g, _ in deploy.gears], padded_h, padded_w) is None:
+            gears = ', '.join(f'{a}x{b}' for (a, b), _ in deploy.gears)
             return [f'{path}: {size[0]}x{size[1]} (network input {padded_h}x{padded_w}) is '
                     f'larger than every gear of the model ({gears})']
     elif padded_h < h or padded_w < w:
@@ -123,19 +125,19 @@ def fit_problems(path: str, size: Tuple[int, int], spec) -> List[str]:
 class FolderInference:
     """Predict (and score) a folder with a deployed model; :meth:`run` runs the steps in order."""
 
-    def __init__(self, options: InferenceOptions, log: Callable[[str], None] = print):
-        self.options, self.log = options, log
+    def __init__(self, options: InferenceOptions):
+        self.options = options
 
     def load(self) -> Predictor:
         """Read and check the deploy folder and load the model on the device asked for."""
         o = self.options
         predictor = Predictor(o.deploy_dir, o.backend, o.device_target, o.device_id)
         for note in predictor.model.notes:
-            self.log(note)
-        spec = predictor.spec
-        loaded = (f'{len(spec.gears)} gear models of {spec.folder}' if spec.gears
-                  else spec.model_file)
-        self.log(f'loaded {loaded}: {predictor.model.backend} on '
+            logger.info(note)
+        deploy = predictor.deploy
+        loaded = (f'{len(deploy.gears)} gear models of {deploy.folder}' if deploy.gears
+                  else deploy.model_file)
+        logger.info(f'loaded {loaded}: {predictor.model.backend} on '
                  f'{predictor.model.device}, {predictor.model.precision}')
         return predictor
 
@@ -149,7 +151,7 @@ class FolderInference:
         if o.labels is not None and not osp.isdir(o.labels):
             raise InputError(f'{o.labels}: no such label folder')
         pairs = [(f, None if o.labels is None else label_path_for(f, o.labels)) for f in files]
-        self.log(f'{len(pairs)} image(s) from {o.images}'
+        logger.info(f'{len(pairs)} image(s) from {o.images}'
                  + (f' (shard {o.shard[0]}/{o.shard[1]})' if o.shard else '')
                  + (f', labels from {o.labels}' if o.labels else ''))
         return pairs
@@ -162,10 +164,10 @@ class FolderInference:
                 another size or with values outside the classes, images below the network's
                 minimum size).
         """
-        spec, problems = predictor.spec, []
+        deploy, problems = predictor.deploy, []
 
         def read_label(path):
-            return read_label_png(path, spec.num_classes, spec.ignore_index)
+            return read_label_png(path, deploy.num_classes, deploy.ignore_index)
 
         for path, label_file in track(pairs, description='checking inputs'):
             if label_file is not None and not osp.isfile(label_file):
@@ -173,15 +175,15 @@ class FolderInference:
                 label_file = None
             found, size = pair_problems(path, label_file, read_label)
             problems += found
-            if size is not None and min(size) < spec.min_size:
+            if size is not None and min(size) < deploy.min_size:
                 problems.append(f'{path}: {size[0]}x{size[1]} is smaller than the '
-                                f"network's minimum input {spec.min_size}")
+                                f"network's minimum input {deploy.min_size}")
             elif size is not None:
-                problems += fit_problems(path, size, spec)
+                problems += fit_problems(path, size, deploy)
         if problems:
             raise InputError(f'{len(problems)} problem(s) in the inputs; nothing was written:\n  '
                              + '\n  '.join(problems))
-        self.log(f'{len(pairs)} image(s){" and labels" if self.options.labels else ""} checked')
+        logger.info(f'{len(pairs)} image(s){" and labels" if self.options.labels else ""} checked')
 
     def _done(self, stem: str, shape: Tuple[int, int]) -> Optional[np.ndarray]:
         """The prediction already written for ``stem`` if it and its overlay are complete (both
@@ -200,25 +202,25 @@ class FolderInference:
         """Predict every image, write its prediction and overlay; return the summed ``(K, K)``
         confusion matrix over the labelled pixels (zeros without labels) and how many images
         were predicted (the others were complete already, with ``resume``)."""
-        spec, o = predictor.spec, self.options
-        palette = flat_palette(spec.palette, ignore_index=spec.ignore_index)
-        n = spec.num_classes
+        deploy, o = predictor.deploy, self.options
+        palette = flat_palette(deploy.palette, ignore_index=deploy.ignore_index)
+        n = deploy.num_classes
         hist = np.zeros((n, n), np.int64)
         predicted = 0
-        for path, label_file in track(pairs, description=f'{spec.backend} {o.device_target}'):
+        for path, label_file in track(pairs, description=f'{deploy.backend} {o.device_target}'):
             image = read_image(path)
             stem = osp.splitext(osp.basename(path))[0]
             pred = self._done(stem, image.shape[:2]) if o.resume else None
-            gt = None if label_file is None else read_label_png(label_file, n, spec.ignore_index)
+            gt = None if label_file is None else read_label_png(label_file, n, deploy.ignore_index)
             if pred is None:
                 pred = predictor.predict(image)
                 write_label_png(osp.join(o.out_dir, f'{stem}.png'), pred, palette)
                 save_rgb(osp.join(o.out_dir, 'overlays', f'{stem}.png'),
-                         overlay_image(image, pred, spec.palette, gt, o.opacity))
+                         overlay_image(image, pred, deploy.palette, gt, o.opacity))
                 predicted += 1
             if gt is not None:
-                hist += confusion_matrix(gt, pred, n, spec.ignore_index)
-        self.log(f'wrote {predicted} prediction(s) and overlay(s) to {o.out_dir}'
+                hist += confusion_matrix(gt, pred, n, deploy.ignore_index)
+        logger.info(f'wrote {predicted} prediction(s) and overlay(s) to {o.out_dir}'
                  + (f'; {len(pairs) - predicted} were complete already' if o.resume else ''))
         return hist, predicted
 
@@ -226,17 +228,17 @@ class FolderInference:
         """The four metrics (and per class) of ``hist``: ``metrics.json``, the confusion-matrix
         files and the per-class table."""
         model = predictor.model
-        return write_scores(hist, predictor.spec.classes, self.options.out_dir, images,
+        return write_scores(hist, predictor.deploy.classes, self.options.out_dir, images,
                             dict(backend=model.backend, device_target=model.device,
-                                 precision=model.precision), self.log)
+                                 precision=model.precision))
 
     def write_run(self, predictor: Predictor, pairs: List[Pair]) -> str:
         """``run.json``: what ran on which images (what :func:`merge_shards` checks)."""
         o, model = self.options, predictor.model
         return write_json(osp.join(o.out_dir, RUN_FILE), {
             'backend': model.backend, 'device_target': model.device, 'device_id': o.device_id,
-            'precision': model.precision, 'model_sha256': predictor.spec.raw.get(
-                'model', {}).get('sha256'), 'classes': predictor.spec.classes,
+            'precision': model.precision, 'model_sha256': predictor.deploy.raw.get(
+                'model', {}).get('sha256'), 'classes': predictor.deploy.classes,
             'shard': list(o.shard) if o.shard else [0, 1], 'labelled': o.labels is not None,
             'images': [osp.basename(p) for p, _ in pairs]})
 
@@ -265,7 +267,7 @@ class FolderInference:
         self.write_run(predictor, pairs)
         metrics = self.score(predictor, hist, len(pairs)) if self.options.labels else None
         rate = predicted / seconds if seconds and predicted else float('nan')
-        self.log(f'{predicted} image(s) predicted in {seconds:.1f} s ({rate:.2f} images/s)')
+        logger.info(f'{predicted} image(s) predicted in {seconds:.1f} s ({rate:.2f} images/s)')
         return {'images': len(pairs), 'predicted': predicted, 'seconds': seconds,
                 'images_per_second': rate, 'backend': predictor.model.backend,
                 'device': predictor.model.device, 'precision': predictor.model.precision,
@@ -273,24 +275,23 @@ class FolderInference:
 
 
 def write_scores(hist: np.ndarray, classes: Sequence[str], out_dir: str, images: int,
-                 ran: Dict, log: Callable[[str], None] = print) -> Dict:
+                 ran: Dict) -> Dict:
     """``metrics.json`` (the four metrics, per class, and ``ran``: backend, device, precision),
     ``confusion_matrix.{npy,csv,png}`` and the printed per-class table for ``hist``."""
     scores = scores_from_confusion(hist)
     metrics = scores.as_percent_dict(list(classes))
-    log('per class results:\n' + class_table(hist, scores, list(classes)))
+    logger.info('per class results:\n' + class_table(hist, scores, list(classes)))
     paths = save_confusion_matrix(hist, list(classes), out_dir, stem=CONFUSION_STEM, title=(
         f'{ran["backend"]}: rows normalised; aAcc {metrics["aAcc"]:.2f}, '
         f'mIoU {metrics["mIoU"]:.2f}'))
     path = write_json(osp.join(out_dir, METRICS_FILE), {
         **metrics, 'labelled_pixels': int(hist.sum()), 'images': images, **ran,
         'confusion_matrix': osp.basename(paths['npy'])})  # beside metrics.json
-    log(f'wrote {path} and the confusion matrix ({paths["png"]})')
+    logger.info(f'wrote {path} and the confusion matrix ({paths["png"]})')
     return metrics
 
 
-def merge_shards(shard_dirs: Sequence[str], out_dir: str,
-                 log: Callable[[str], None] = print) -> Dict:
+def merge_shards(shard_dirs: Sequence[str], out_dir: str) -> Dict:
     """Sum the confusion matrices of the shards of one scoring run into the metrics of a single
     run over all their images (``metrics.json`` equal to it, key for key).
 
@@ -332,8 +333,8 @@ def merge_shards(shard_dirs: Sequence[str], out_dir: str,
                          f'/{count} exactly once')
     first = runs[0][1]
     metrics = write_scores(hist, first['classes'], out_dir, len(images),
-                           {k: first[k] for k in ('backend', 'device_target', 'precision')}, log)
-    log(f'merged {len(runs)} shard(s), {len(images)} image(s)')
+                           {k: first[k] for k in ('backend', 'device_target', 'precision')})
+    logger.info(f'merged {len(runs)} shard(s), {len(images)} image(s)')
     return metrics
 
 
@@ -341,6 +342,6 @@ __all__ = ['InferenceOptions', 'FolderInference', 'infer_folder', 'merge_shards'
            'label_path_for', 'parse_shard', 'shard_slice', 'write_scores']
 
 
-def infer_folder(options: InferenceOptions, log: Callable[[str], None] = print) -> Dict:
+def infer_folder(options: InferenceOptions) -> Dict:
     """:meth:`FolderInference.run` for ``options``."""
-    return FolderInference(options, log).run()
+    return FolderInference(options).run()

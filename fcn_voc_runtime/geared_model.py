@@ -23,23 +23,23 @@ class GearedModel:
     :func:`pick_gear` chooses (a :class:`~.backends.base.DeployedModel`).
 
     Args:
-        spec: the folder's :class:`~.deploy.DeploySpec` (``spec.gears``: ``[(size, file)]``).
-        load: ``load(gear_spec) -> DeployedModel`` for one gear's model file.
+        deploy: the folder's :class:`~.deploy.DeployFolder` (``deploy.gears``: ``[(size, file)]``).
+        load: ``load(gear_folder) -> DeployedModel`` for one gear's model file.
     """
 
-    def __init__(self, spec, load: Callable):
-        self.spec = spec
-        self.gears: List[Size] = [tuple(size) for size, _ in spec.gears]
+    def __init__(self, deploy, load: Callable):
+        self.deploy = deploy
+        self.gears: List[Size] = [tuple(size) for size, _ in deploy.gears]
         self.models: Dict[Size, object] = {}
-        for size, path in spec.gears:
-            self.models[tuple(size)] = load(replace(spec, model_file=path,
+        for size, path in deploy.gears:
+            self.models[tuple(size)] = load(replace(deploy, model_file=path,
                                                     input_shape=[1, 3, *size], gears=[]))
         first = self.models[self.gears[0]]
         self.backend, self.device, self.precision = first.backend, first.device, first.precision
         self.notes = list(first.notes) + [
             f'static gears {", ".join(f"{h}x{w}" for h, w in self.gears)}: each image runs on '
             'the smallest that holds it']
-        self.pad_value = spec.pad_value
+        self.pad_value = deploy.pad_value
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         h, w = x.shape[-2:]

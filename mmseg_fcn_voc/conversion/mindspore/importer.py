@@ -9,24 +9,24 @@ with MindSpore's BN names, :mod:`.translate`). Optimizer and training-loop entri
 present with the config's shapes, and nothing else. A tutorial checkpoint is accepted only for a
 config whose model computes what the tutorial network computes (``configs/fcn8s_vgg16bn_voc.py``).
 """
-from typing import Callable, Dict
+import logging
+from typing import Dict
 
 import torch
 
-from ..describe import describe_network
+from ..checkpoint import CheckpointError, build_model, inference_state_dict
 from ..importers.common import layout_mismatch_error, state_dict_from_layout, write_checked
-from ..model_io import CheckpointError, build_model, inference_state_dict
-from ..names import KeyMapError, compare_keys, layout_key_map
-from ..references import format_mismatches, tutorial_mismatches
-from ..spec import FCNSpec
+from ..network.layouts import TRANSLATED_LAYOUT, KeyMapError, compare_keys, network_key_map
+from ..network.references import format_mismatches, is_fcn_vgg, tutorial_mismatches
+from ..network.trace import trace_network
 from .io import is_optimizer_entry, read_mindspore_checkpoint
-from .translate import TRANSLATED_LAYOUT, translated_key_map
+
+logger = logging.getLogger(__name__)
 
 MINDSPORE_LAYOUTS = ('mindspore_tutorial', 'mindspore')
 
 
-def import_mindspore_checkpoint(src: str, out: str, config: str,
-                                log: Callable[[str], None] = print) -> Dict:
+def import_mindspore_checkpoint(src: str, out: str, config: str) -> Dict:
     """Convert the MindSpore checkpoint ``src`` into the mmseg checkpoint ``out`` for ``config``.
 
     Returns:
@@ -39,17 +39,16 @@ def import_mindspore_checkpoint(src: str, out: str, config: str,
     """
     model = build_model(config)
     expected = inference_state_dict(model)
-    spec = describe_network(model, config)
+    net = trace_network(model, config)
     arrays = read_mindspore_checkpoint(src)
     ignored = sorted(k for k in arrays if is_optimizer_entry(k))
     weights = {k: torch.from_numpy(a) for k, a in arrays.items() if k not in ignored}
 
     # Recognise the layout by its names; report against the closest one when none fits.
     candidates = []
-    for layout in MINDSPORE_LAYOUTS if isinstance(spec, FCNSpec) else (TRANSLATED_LAYOUT, ):
+    for layout in MINDSPORE_LAYOUTS if is_fcn_vgg(net) else (TRANSLATED_LAYOUT, ):
         try:
-            mapping, dropped = translated_key_map(spec, expected) \
-                if layout == TRANSLATED_LAYOUT else layout_key_map(expected, layout, config)
+            mapping, dropped = network_key_map(net, expected, layout, config)
         except KeyMapError:
             continue
         missing, unexpected = compare_keys(mapping.values(), weights)
@@ -61,7 +60,7 @@ def import_mindspore_checkpoint(src: str, out: str, config: str,
     if missing or unexpected:
         raise layout_mismatch_error(src, config, layout, missing, unexpected)
     if layout == 'mindspore_tutorial':
-        why = tutorial_mismatches(spec)
+        why = tutorial_mismatches(net)
         if why:
             raise CheckpointError(f'{src}: a MindSpore tutorial FCN8s checkpoint, but {config} '
                                   'does not build the tutorial network, so the weights would '
@@ -70,6 +69,6 @@ def import_mindspore_checkpoint(src: str, out: str, config: str,
     meta = dict(converted_from=src, source_layout=layout, config=config,
                 ignored_entries=len(ignored))
     write_checked(model, state, out, config, meta)
-    log(f'wrote {out}: {len(mapping)} tensors from {layout!r} names'
+    logger.info(f'wrote {out}: {len(mapping)} tensors from {layout!r} names'
         + (f', {len(ignored)} optimizer entries ignored' if ignored else ''))
     return dict(layout=layout, tensors=len(mapping), ignored=ignored, out=out)

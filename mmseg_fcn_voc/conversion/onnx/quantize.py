@@ -27,51 +27,27 @@ testing, against the float32 ONNX's class maps (top-left H x W of each image):
 Figures: ``argmax_agreement_mean`` / ``_worst`` (fraction of pixels with float32's class, mean over
 images and worst image), ``mIoU`` and ``mIoU_float32`` (the paper's mean IU, percent) with labels.
 """
+import logging
 import os
 import os.path as osp
-from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import onnx
 
+from fcn_voc_core.console import track
 from fcn_voc_core.fileio import atomic_output
 from fcn_voc_core.metrics import confusion_matrix, scores_from_confusion
-from fcn_voc_core.progress import track
 
-from ..options import CALIBRATION_METHODS
-from ..parity import ImageSet
+from ..context import ExportCheckError
+from ..images import ImageSet
+from ..options import CALIBRATION_METHODS, Int8Targets
 
+logger = logging.getLogger(__name__)
 #: The opset of the int8 graph (per-channel ``DequantizeLinear``).
 INT8_OPSET = 13
 #: The operator types whose nodes are candidates for float32.
 CANDIDATE_OPS = ('Conv', 'ConvTranspose', 'MatMul', 'Gemm', 'Add', 'MaxPool')
-
-
-@dataclass(frozen=True)
-class Int8Targets:
-    """What an int8 model must reach against float32: argmax agreement (mean over images, worst
-    image), and mean IU no more than ``max_miou_drop`` points below float32's (with labels)."""
-    min_agreement_mean: float = 0.995
-    min_agreement_worst: float = 0.99
-    max_miou_drop: float = 0.5
-
-    def misses(self, figures: Dict) -> List[str]:
-        """Each target ``figures`` (a :func:`measure` result) misses, in words; [] when all hold."""
-        out = []
-        if figures['argmax_agreement_mean'] < self.min_agreement_mean:
-            out.append(f'mean agreement {100 * figures["argmax_agreement_mean"]:.3f}% < '
-                       f'{100 * self.min_agreement_mean:.2f}%')
-        if figures['argmax_agreement_worst'] < self.min_agreement_worst:
-            out.append(f'worst image {figures["worst_image"]} '
-                       f'{100 * figures["argmax_agreement_worst"]:.3f}% < '
-                       f'{100 * self.min_agreement_worst:.2f}%')
-        if figures.get('mIoU') is not None:
-            drop = figures['mIoU_float32'] - figures['mIoU']
-            if drop > self.max_miou_drop:
-                out.append(f'mean IU {figures["mIoU"]:.2f} is {drop:.2f} points below float32\'s '
-                           f'{figures["mIoU_float32"]:.2f} (at most {self.max_miou_drop:g})')
-        return out
 
 
 def class_maps(run: Callable[[np.ndarray], np.ndarray], images: ImageSet,
@@ -173,15 +149,13 @@ class Int8Quantizer:
         input_name: the graph's input.
         num_classes, ignore_index: for the mean IUs.
         targets: :class:`Int8Targets`.
-        log: progress lines.
     """
 
     def __init__(self, float_onnx: str, work_dir: str, input_name: str, num_classes: int,
-                 ignore_index: int = 255, targets: Int8Targets = Int8Targets(),
-                 log: Callable[[str], None] = print):
+                 ignore_index: int = 255, targets: Int8Targets = Int8Targets()):
         self.float_onnx, self.work_dir, self.input_name = float_onnx, work_dir, input_name
         self.num_classes, self.ignore_index = num_classes, ignore_index
-        self.targets, self.log = targets, log
+        self.targets = targets
         os.makedirs(work_dir, exist_ok=True)
         self._caches: Dict[str, str] = {}
         self._references: List[Tuple[ImageSet, List[np.ndarray]]] = []
@@ -258,7 +232,7 @@ class Int8Quantizer:
         for method in methods:
             self.quantize(method, images, trial)
             measured[method] = self.evaluate(trial, images, f'int8 ({method})')
-            self.log(f'int8, {method} calibration, every layer: '
+            logger.info(f'int8, {method} calibration, every layer: '
                      f'{describe_figures(measured[method])}')
         best = max(measured, key=lambda m: (measured[m]['argmax_agreement_worst'],
                                             measured[m]['argmax_agreement_mean']))
@@ -272,7 +246,7 @@ class Int8Quantizer:
             for group, nodes in groups.items():
                 self.quantize(best, images, trial, nodes)
                 sensitivity[group] = self.evaluate(trial, images, f'int8, {group} float32')
-                self.log(f'  {group} ({len(nodes)} node(s)) in float32: '
+                logger.info(f'  {group} ({len(nodes)} node(s)) in float32: '
                          f'{describe_figures(sensitivity[group])}')
             order = sorted(sensitivity, key=lambda g: (-sensitivity[g]['argmax_agreement_worst'],
                                                        -sensitivity[g]['argmax_agreement_mean']))
@@ -296,7 +270,7 @@ class Int8Quantizer:
             last[:] = [k]
             self.quantize(method, images, trial, [n for g in order[:k] for n in groups[g]])
             figures = self.evaluate(trial, images, f'int8, {k} group(s) float32')
-            self.log(f'int8 with {order[:k]} in float32: {describe_figures(figures)}')
+            logger.info(f'int8 with {order[:k]} in float32: {describe_figures(figures)}')
             return figures
 
         tried = {len(order): attempt(len(order))}
@@ -318,3 +292,14 @@ class Int8Quantizer:
 def _method(name: str):
     from onnxruntime.quantization import CalibrationMethod
     return getattr(CalibrationMethod, name)
+
+
+def check_float_nodes(float_onnx: str, nodes: Sequence[str]) -> List[str]:
+    """``nodes`` (of the pre-processed graph) as node names of the deployed float32 ONNX (ATC's
+    and AMCT's input); refuses a name that graph lacks."""
+    names = {n.name for n in onnx.load(float_onnx, load_external_data=False).graph.node}
+    missing = [n for n in nodes if n not in names]
+    if missing:
+        raise ExportCheckError(f'{float_onnx}: the int8 plan keeps {missing} in float32, but the '
+                               'exported graph has no such node')
+    return list(nodes)

@@ -1,11 +1,20 @@
 # Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
-"""Layer names of the FCN/VGG-16 family in every framework and release: kept in one place."""
+"""Parameter names of a network in every layout the converters read and write, kept in one place.
+
+* The FCN/VGG-16 family's names in every framework and release (:data:`LAYOUTS`: the authors'
+  Caffe release as torchfcn names it, the plugin's MindSpore layout, the MindSpore tutorial's),
+  functions of the mmseg state-dict keys (:func:`layout_key`);
+* every other network's ``'translated'`` layout: torch's keys with MindSpore's BN names, a
+  function of the traced network (:func:`translated_key_map`, over :mod:`.trace`).
+"""
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from fcn_voc_core.errors import InputError
 
-from ..models.backbones.fcn_vgg import VGG16_STAGES
-from ..models.decode_heads.fcn_skip_head import HEAD_LAYERS
+from ...models.backbones.fcn_vgg import VGG16_STAGES
+from ...models.decode_heads.fcn_skip_head import HEAD_LAYERS
+from .layer_specs import BatchNormSpec
+from .trace import TracedNetwork
 
 #: Caffe/torchfcn names of the 13 VGG-16 convolutions, in order: conv1_1 ... conv5_3.
 VGG16_CONV_NAMES = tuple(f'conv{s}_{j}' for s, (n, _) in enumerate(VGG16_STAGES, start=1)
@@ -43,7 +52,7 @@ def fcnvgg_key(layer: str, param: str) -> str:
 #:
 #: ``'torchfcn'``            the authors' Caffe release as torchfcn names it: ``conv1_1.weight``,
 #:                           ..., ``fc6.weight``, ``score_fr.weight``, ``upscore2.weight``; no BN.
-#: ``'mindspore'``           the FCN/VGG networks' MindSpore cells (:mod:`.mindspore.translate`):
+#: ``'mindspore'``           the FCN/VGG networks' MindSpore cells (:mod:`..mindspore.translate`):
 #:                           mmseg's keys with MindSpore's BN names, Caffe's ``score_fr`` for
 #:                           ``conv_seg``:
 #:                           ``backbone.conv1_1.conv.weight``, ``backbone.conv1_1.bn.gamma``,
@@ -179,3 +188,64 @@ def key_mismatch(missing: Sequence[str], unexpected: Sequence[str]) -> str:
     """``'2 missing key(s) [...], 1 unexpected key(s) [...]'``: the converters' refusal wording."""
     return (f'{len(missing)} missing key(s) {format_keys(missing)}, '
             f'{len(unexpected)} unexpected key(s) {format_keys(unexpected)}')
+
+
+# --------------------------------------------------------------------------------------------------
+# Any traced network: torch's keys with MindSpore's BN names
+# --------------------------------------------------------------------------------------------------
+#: The layout name of translated networks' checkpoints (``parity.json``, ``from_mindspore``).
+TRANSLATED_LAYOUT = 'translated'
+
+
+def translated_key_map(net: TracedNetwork, keys) -> Tuple[Dict[str, str], List[str]]:
+    """``({torch key: MindSpore name}, [torch keys not stored])`` for the state-dict ``keys``.
+
+    Raises:
+        KeyMapError: a key that belongs to no translated layer (a parameter the inference
+            network never reads could not come back from MindSpore).
+    """
+    mapping, dropped, bad = {}, [], []
+    for key in keys:
+        path, _, param = key.rpartition('.')
+        spec = net.layers.get(path)
+        if spec is None:
+            bad.append(key)
+            continue
+        if isinstance(spec, BatchNormSpec):
+            if param in BN_TORCH_ONLY:
+                dropped.append(key)
+                continue
+            if param not in BN_TORCH_TO_MINDSPORE:
+                bad.append(key)
+                continue
+            mapping[key] = f'{path}.{BN_TORCH_TO_MINDSPORE[param]}'
+        else:
+            mapping[key] = key
+    if bad:
+        raise KeyMapError(f'{net.summary}: {len(bad)} tensor(s) belong to no layer of the '
+                          f'inference network: {format_keys(bad)}')
+    return mapping, dropped
+
+
+def network_key_map(net: TracedNetwork, keys, layout: str = TRANSLATED_LAYOUT,
+                    what: str = 'the model') -> Tuple[Dict[str, str], List[str]]:
+    """``({torch key: MindSpore name}, [torch keys not stored])`` of the state-dict ``keys`` in
+    ``layout``: :data:`TRANSLATED_LAYOUT` (:func:`translated_key_map`) or one of the FCN/VGG
+    layouts of :func:`layout_key_map` (every key must still belong to a traced layer).
+
+    Raises:
+        KeyMapError: a key that belongs to no layer, or that ``layout`` cannot hold.
+    """
+    translated = translated_key_map(net, keys)
+    if layout == TRANSLATED_LAYOUT:
+        return translated
+    return layout_key_map(keys, layout, what)
+
+
+def torch_key(net: TracedNetwork, name: str) -> str:
+    """The torch state-dict key of a translated parameter name (the inverse of
+    :func:`translated_key_map`)."""
+    path, _, param = name.rpartition('.')
+    if isinstance(net.layers.get(path), BatchNormSpec):
+        param = BN_MINDSPORE_TO_TORCH.get(param, param)
+    return f'{path}.{param}'

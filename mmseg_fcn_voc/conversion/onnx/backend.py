@@ -1,0 +1,228 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""The ONNX backend of the export pipeline: mmseg FCN checkpoint -> ONNX (opset 11), run with
+onnxruntime by the checks.
+
+The library behind ``converters/to_onnx.py`` (:func:`~..pipeline.run_export` with
+:class:`OnnxBackend`). The graph takes ``input`` (1, 3, H, W), the image as the model's
+data preprocessor leaves it (channel order, mean/std), and returns ``output`` (1, K, H, W) logits.
+It is exported with the TorchScript exporter (``dynamo=False``), the one that works here and that
+Ascend's ATC reads:
+
+* static (``input_size``): every shape fixed at export, no ``Shape`` nodes, the crops constant
+  ``Slice``\\ s; what ATC needs (or one export per ``--dynamic_image_size`` gear);
+* dynamic (``dynamic=True``): height and width are graph inputs' symbolic dimensions ``height`` and
+  ``width``; the crops follow the input's shape. For onnxruntime (also CANN's execution provider).
+"""
+import logging
+import warnings
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+
+from fcn_voc_core.errors import InputError
+from fcn_voc_core.fileio import atomic_output
+
+from ..context import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    Converted,
+    ExportBackend,
+    ExportCheckError,
+    ExportContext,
+    Exported,
+)
+from ..deploy_info import size_policy
+from ..gear_sizes import resolve_gears
+from ..images import preprocess_image, random_image
+from ..network.segmentor import SegmentorNetwork
+from ..network.trace import TracedNetwork
+from ..options import OnnxExportOptions
+from ..precision_plan import onnx_node_names
+from .atc import check_atc_compatibility, write_atc_script, write_keep_dtype
+
+logger = logging.getLogger(__name__)
+OPSET = 11
+
+
+def io_shapes(onnx_model) -> Dict[str, list]:
+    """``{name: shape}`` of the graph inputs and outputs; a symbolic dimension shows as its name."""
+    shapes = {}
+    for value in list(onnx_model.graph.input) + list(onnx_model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        shapes[value.name] = [d.dim_value if d.HasField('dim_value') else d.dim_param or '?'
+                              for d in dims]
+    return shapes
+
+
+def export_onnx(model: torch.nn.Module, inputs: torch.Tensor, path: str,
+                dynamic: bool = False) -> str:
+    """Export ``model``'s FCN (backbone + head, no preprocessing) for ``inputs`` (1, 3, H, W) to
+    ``path`` (atomically) and run the ONNX checker on it; ``dynamic`` makes H and W symbolic."""
+    wrapper = SegmentorNetwork(model).eval()
+    axes = {2: 'height', 3: 'width'}
+    with atomic_output(path, suffix='.onnx') as tmp:
+        # The tracer warns that shape checks become constants: intended (they only raise errors).
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore', torch.jit.TracerWarning)
+            torch.onnx.export(
+                wrapper, (inputs, ),
+                tmp,
+                dynamo=False,
+                opset_version=OPSET,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes} if dynamic else None,
+                do_constant_folding=True)
+        onnx.checker.check_model(tmp)
+    return path
+
+
+def onnxruntime_session(path: str, providers: Optional[List[str]] = None):
+    return onnxruntime.InferenceSession(path, providers=providers or ['CPUExecutionProvider'])
+
+
+def check_io_shapes(path: str, shapes: Dict[str, list], expected: Dict[str, list],
+                    dynamic: bool) -> None:
+    """Refuse an export whose graph inputs/outputs are not what was asked for: symbolic height and
+    width for a dynamic export, exactly ``expected`` for a static one.
+
+    Raises:
+        ExportCheckError: naming the file, the shapes found and the ones asked for.
+    """
+    for name, want in expected.items():
+        got = shapes.get(name)
+        if got is None or len(got) != len(want):
+            raise ExportCheckError(f'{path}: graph {name!r} has shape {got}, expected rank '
+                                   f'{len(want)}')
+        if dynamic:
+            fixed = [d for d in got[2:] if isinstance(d, int) and d > 0]
+            # batch and channels: the expected value, or left symbolic by the tracer
+            other = [g for g, w in zip(got[:2], want[:2]) if g != w and not isinstance(g, str)]
+            if fixed or other:
+                raise ExportCheckError(f'{path}: asked for a dynamic height and width, but '
+                                       f'{name!r} was exported as {got}')
+        elif got != want:
+            raise ExportCheckError(f'{path}: asked for static shapes, but {name!r} was exported '
+                                   f'as {got} instead of {want}')
+
+
+class OnnxBackend(ExportBackend):
+    """``<name>.onnx`` (or one ``<name>_<H>x<W>.onnx`` per gear, with ``atc.sh``) for
+    :class:`~..options.OnnxExportOptions`; no ``input_size`` exports a dynamic height and width
+    (see the module docstring). Report: ``onnx_parity.json``."""
+
+    name = 'onnxruntime'
+    report_file = 'onnx_parity.json'
+    options_class = OnnxExportOptions
+
+    def __init__(self, options: OnnxExportOptions):
+        super().__init__(options)
+        self.gears: List[Tuple[int, int]] = []
+
+    def versions(self) -> Dict[str, str]:
+        return {**super().versions(), 'onnx': onnx.__version__,
+                'onnxruntime': onnxruntime.__version__}
+
+    def write_precision_plan(self, plan: Dict, exported: Exported) -> Dict[str, str]:
+        """ATC's language: ``keep_dtype.cfg`` (one node name of the exported graph per line, for
+        ``--keep_dtype``) and ``atc.sh`` (ATC with ``--precision_mode_v2=fp16``, the mode the
+        plan was measured in, and the keep file)."""
+        names = onnx_node_names(onnx.load(exported.model_file, load_external_data=False),
+                                plan['keep_fp32'])
+        missing = [k for k, v in names.items() if not v]
+        if missing:
+            raise ExportCheckError(f'{exported.model_file}: no node of the exported graph comes '
+                                   f'from {missing}; cannot write the keep_dtype plan')
+        plan['keep_dtype_nodes'] = [n for name in plan['keep_fp32'] for n in names[name]]
+        keep = write_keep_dtype(self.options.out_dir, plan['keep_dtype_nodes'])
+        script = write_atc_script(self.options.out_dir, self.options.name, self.atc_sizes(),
+                                  bool(self.gears), plan['keep_dtype_nodes'])
+        return {'keep_dtype': keep, 'atc': script}
+
+    def parity_sizes(self, model: torch.nn.Module, net: TracedNetwork) -> List[Tuple[int, int]]:
+        """With gears, each gear's size (:func:`~..gear_sizes.resolve_gears`); else the default.
+
+        Raises:
+            InputError: the VOC gears or a gear measurement (``images``) for a config whose test
+                pipeline resizes images: its gears must hold the resized sizes, which the VOC set
+                does not, and the measurement compares native sizes.
+        """
+        o = self.options
+        if o.gears is None:
+            return super().parity_sizes(model, net)
+        policy = size_policy(model.cfg, o.config)
+        if policy['policy'] == 'resize' and (o.gears == 'voc' or o.images):
+            raise InputError(
+                f'{o.config}: the test pipeline resizes images ({policy["resize"]}), so the '
+                + ('VOC gears (sized for native VOC images) do not hold them: give --gears for '
+                   'the resized sizes' if o.gears == 'voc' else
+                   'the gear measurement (--images, at native size) does not apply'))
+        self.gears = resolve_gears(o.gears, net.size_divisor)
+        return list(self.gears)
+
+    def atc_sizes(self) -> List[str]:
+        """The ``HxW`` of each static model of the folder (``['HxW']`` placeholders: dynamic)."""
+        o = self.options
+        if self.gears:
+            return [f'{h}x{w}' for h, w in self.gears]
+        return [f'{o.input_size[0]}x{o.input_size[1]}' if o.input_size else 'HxW']
+
+    def export(self, context: ExportContext) -> Exported:
+        o = self.options
+        if not self.gears:
+            path, converted, facts = self.export_one(context, o.input_size, context.path('.onnx'))
+            return Exported(path, [1, 3, *(o.input_size or (None, None))], [converted], {},
+                            facts)
+        gears, converted, facts = [], [], {}
+        for h, w in self.gears:
+            path, conv, facts[f'{h}x{w}'] = self.export_one(context, (h, w),
+                                                            context.path(f'_{h}x{w}.onnx'))
+            gears.append(((h, w), path))
+            converted.append(conv)
+        write_atc_script(o.out_dir, o.name, self.atc_sizes(), geared=True)
+        largest = gears[-1]
+        return Exported(largest[1], [1, 3, *largest[0]], converted, {},
+                        {'gears': facts, 'static_shapes': True}, gears=gears)
+
+    def export_one(self, context: ExportContext, size: Optional[Tuple[int, int]],
+                   path: str) -> Tuple[str, Converted, Dict]:
+        """One ONNX at ``path``: static for ``size``, dynamic for None; its shapes and ATC's
+        constraints checked. Returns the path, the network to check and the report's facts."""
+        o, model = self.options, context.model
+        dynamic = size is None
+        h, w = size or o.parity_size
+        example = preprocess_image(model, random_image(h, w, o.seed))
+        path = export_onnx(model, example, path, dynamic=dynamic)
+        graph = onnx.load(path, load_external_data=False)  # read once for both checks
+        shapes = io_shapes(graph)
+        expected = {INPUT_NAME: list(example.shape),
+                    OUTPUT_NAME: [1, context.net.num_classes, *example.shape[-2:]]}
+        check_io_shapes(path, shapes, expected, dynamic)
+        logger.info(f'wrote {path} ({"dynamic" if dynamic else f"{h}x{w}"}, opset {OPSET})')
+        violations = check_atc_compatibility(graph, static=not dynamic)
+        for v in violations:
+            logger.info(f'ATC: {v}')
+        fatal = [str(v) for v in violations if v.fatal]
+        if fatal and o.atc_check:
+            raise ExportCheckError(f'{path}: ATC would refuse {len(fatal)} node(s): '
+                                   + '; '.join(fatal[:20]) + ' (--no-atc-check exports it anyway, '
+                                   'for onnxruntime)')
+        facts = {'onnx': path, 'opset': OPSET, 'io_shapes': shapes, 'static_shapes': not dynamic,
+                 'atc_check': {'checked': bool(o.atc_check),
+                               'violations': [str(v) for v in violations]}}
+        name = 'onnxruntime' if not self.gears else f'onnxruntime_{h}x{w}'
+        return path, Converted(name, session_runner(path), size), facts
+
+
+def session_runner(path: str):
+    """``run(x)``: (1, 3, H, W) float32 -> (1, K, H, W) logits of the ONNX at ``path`` with
+    onnxruntime's CPU provider."""
+    session = onnxruntime_session(path)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, np.float32)})[0]
+
+    return run

@@ -61,10 +61,11 @@ else
   pipi scipy pytest pytest-timeout "pytest-xdist>=3.5,<4"
   touch "$STAMP"
 fi
-# the test runner's workers (tools/run_tests.sh), added after the stack's first release
-if ! "$VPY" -c "import xdist" 2>/dev/null; then
-  log "installing pytest-xdist"
-  pipi "pytest-xdist>=3.5,<4"
+# added after the stack's first release: the test runner's workers (tools/run_tests.sh), the
+# docs site (mkdocs, checked by the tests) and the distribution's build and check
+if ! "$VPY" -c "import xdist, mkdocs, material, build, twine" 2>/dev/null; then
+  log "installing pytest-xdist, mkdocs (material), build, twine"
+  pipi "pytest-xdist>=3.5,<4" "mkdocs>=1.6,<2" "mkdocs-material>=9.5,<10" "build>=1" "twine>=5"
 fi
 
 # The package itself, editable; dependencies are already satisfied above (no resolver surprises).

@@ -55,14 +55,16 @@ def relation(output: PathLike, input_path: PathLike) -> Optional[str]:
 
 
 def overlaps(outputs: Paths, inputs: Paths) -> List[Tuple[str, str, str]]:
-    """Every ``(output label, relation, input label)`` of :func:`relation` that is not apart."""
+    """Every ``(output label, relation, input label)`` of :func:`relation` that is not apart
+    (inputs that do not exist are skipped: nothing is there to lose, and the command names them
+    as missing)."""
     found = []
     for out_label, out in outputs.items():
         if out is None:
             continue
         for in_label, inp in inputs.items():
-            if inp is None or inp == '':
-                continue
+            if inp is None or inp == '' or not osp.lexists(inp):
+                continue  # not given, or nothing there yet that could be written over
             how = relation(out, inp)
             if how is not None:
                 found.append((out_label, how, in_label))

@@ -6,6 +6,7 @@ Slow: each run starts Python with torch and mmseg; the demo and the benchmarks r
 sizes.
 """
 import glob
+import json
 import os
 import os.path as osp
 import subprocess
@@ -39,6 +40,7 @@ COMMANDS = {
     'tools/dataset_converters/prepare_voc.py': 'test_run_demo_tiny, test_dataset_converters',
     'tools/dataset_converters/make_demo_voc.py': 'test_run_demo_tiny',
     'tools/model_converters/vgg2mmseg.py': 'test_convert_vgg16.py',
+    'tools/mutation.sh': 'test_mutation_setup (checked, not run: it takes hours)',
 }
 PYTHON_COMMANDS = sorted(c for c in COMMANDS if c.endswith('.py'))
 
@@ -72,6 +74,24 @@ def test_every_command_line_is_run_by_a_test():
              + glob.glob(osp.join(REPO, 'tools', '**', '*.py'), recursive=True)
              + glob.glob(osp.join(REPO, 'tools', '*.sh'))}
     assert found == set(COMMANDS)
+
+
+def test_mutation_setup():
+    """``tools/mutation.sh`` parses, and mutmut reads the configuration it runs with: the torch-free
+    half mutated, the quick tests of it selected, the files the tests need copied beside."""
+    assert subprocess.run(['bash', '-n', osp.join(REPO, 'tools', 'mutation.sh')]).returncode == 0
+    code = ('import os, json; os.chdir(%r); from mutmut.configuration import _load_config; '
+            'c = _load_config(); print(json.dumps([list(map(str, c.source_paths)), '
+            'c.pytest_add_cli_args, c.pytest_add_cli_args_test_selection, '
+            'list(map(str, c.also_copy))]))' % REPO)
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    sources, args, selection, copied = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert sources == ['fcn_voc_core', 'fcn_voc_runtime'] and 'not slow' in args
+    for test in selection:
+        assert osp.isfile(osp.join(REPO, test)), test
+    assert {'mmseg_fcn_voc', 'configs', 'tests'} <= {c.rstrip('/') for c in copied}
 
 
 #: Runs each script given on its command line as ``python SCRIPT --no-such-option`` would (as

@@ -62,10 +62,12 @@ else
   touch "$STAMP"
 fi
 # added after the stack's first release: the test runner's workers (tools/run_tests.sh), the
-# docs site (mkdocs, checked by the tests) and the distribution's build and check
-if ! "$VPY" -c "import xdist, mkdocs, material, build, twine" 2>/dev/null; then
-  log "installing pytest-xdist, mkdocs (material), build, twine"
-  pipi "pytest-xdist>=3.5,<4" "mkdocs>=1.6,<2" "mkdocs-material>=9.5,<10" "build>=1" "twine>=5"
+# docs site (mkdocs, checked by the tests), the distribution's build and check, and mutmut
+# (tools/mutation.sh; the tests check its configuration)
+if ! "$VPY" -c "import xdist, mkdocs, material, build, twine, mutmut" 2>/dev/null; then
+  log "installing pytest-xdist, mkdocs (material), build, twine, mutmut"
+  pipi "pytest-xdist>=3.5,<4" "mkdocs>=1.6,<2" "mkdocs-material>=9.5,<10" "build>=1" "twine>=5" \
+    "mutmut==3.8.1"
 fi
 
 # The package itself, editable; dependencies are already satisfied above (no resolver surprises).

@@ -22,10 +22,9 @@ import os.path as osp
 import sys
 
 from fcn_voc_core.cli import run_cli
+from fcn_voc_core.dependencies import require_all
 
-from .backends.base import DEVICE_TARGETS
-from .deploy import BACKENDS
-from .folder_inference import METRICS_FILE, InferenceOptions, infer_folder, merge_shards, parse_shard
+from .choices import BACKENDS, DEVICE_TARGETS, METRICS_FILE
 
 PROG = 'infer_deployed.py'
 
@@ -60,6 +59,8 @@ def main(argv=None) -> int:
         parser.error('DIR and IMAGES are required (or --merge SHARD_OUT ...)')
 
     def run():
+        require_all()  # numpy, Pillow, OpenCV: one line saying what to install if one is missing
+        from .folder_inference import InferenceOptions, infer_folder, merge_shards, parse_shard
         if args.merge:
             m = merge_shards(args.merge, args.out_dir)
             print(f'aAcc {m["aAcc"]:.2f}  mAcc {m["mAcc"]:.2f}  mIoU {m["mIoU"]:.2f}  '

@@ -37,10 +37,11 @@ from typing import Dict, List, Optional, Tuple
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import file_sha256
 
+from .choices import BACKENDS
+
 DEPLOY_FILE = 'deploy.json'
 DEPLOY_FORMAT = 'mmseg-fcn-voc/deploy'
 DEPLOY_VERSION = 1
-BACKENDS = ('mindspore', 'onnxruntime')
 REQUIRED_KEYS = ('format', 'version', 'backend', 'model', 'input', 'size', 'output', 'classes',
                  'palette', 'ignore_index')
 

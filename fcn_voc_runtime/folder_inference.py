@@ -46,14 +46,12 @@ from fcn_voc_core.metrics import class_table, confusion_matrix, scores_from_conf
 from fcn_voc_core.output_guard import check_outputs_apart, numbered
 from fcn_voc_core.visualize import overlay_image, save_rgb
 
+from .choices import CONFUSION_STEM, METRICS_FILE, RUN_FILE
 from .geared_model import pick_gear
 from .predictor import Predictor
 from .preprocess import input_sizes
 
 logger = logging.getLogger(__name__)
-METRICS_FILE = 'metrics.json'
-RUN_FILE = 'run.json'
-CONFUSION_STEM = 'confusion_matrix'
 Pair = Tuple[str, Optional[str]]
 
 

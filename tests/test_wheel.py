@@ -65,6 +65,11 @@ def test_the_wheel_carries_the_configs(installed):
     assert 'mmseg_fcn_voc/.mim/configs/_base_/models/fcn8s_vgg16.py' in names
     assert 'mmseg_fcn_voc-configs.pth' in names and '_mmseg_fcn_voc_configs.py' in names
     assert 'mmseg_fcn_voc/data_prep/pipeline.py' in names  # every subpackage
+    # the torch-free packages are the fcn-voc-runtime distribution's, which this one requires
+    assert not any(n.startswith(('fcn_voc_core/', 'fcn_voc_runtime/')) for n in names)
+    metadata = zipfile.ZipFile(installed['wheel']).read(
+        next(n for n in names if n.endswith('.dist-info/METADATA'))).decode()
+    assert 'Requires-Dist: fcn-voc-runtime==0.1.0' in metadata
 
 
 def test_configs_resolve_from_outside_the_repository(installed):

@@ -4,10 +4,9 @@
 # 0.3.9, mindspore 2.10, onnx, onnxruntime) plus this package in editable mode. A second run on
 # the same machine only checks and takes seconds.
 #
-# It also creates a second, torch-free environment like a deployment host's (numpy, Pillow,
-# OpenCV, MindSpore 2.7.2, onnxruntime; at ./.venv-host, or $FCN_HOST_VENV): the tests run the deploy
-# runtime there. MindSpore 2.7.2 because its oneDNN runs convolutions at AVX-512 where 2.9/2.10's
-# fall back to a reference kernel (see README, "Deploy on Ascend"); it loads 2.10's MINDIR files.
+# It also creates a second, torch-free environment like a deployment host's, with the one command
+# the docs give a host: pip install ./runtime[onnxruntime,mindspore] (at ./.venv-host, or
+# $FCN_HOST_VENV): the tests run the deploy runtime there.
 #
 # Usage: bash tools/setup_env.sh            (venv at ./.venv, or $FCN_VENV)
 set -euo pipefail
@@ -70,29 +69,29 @@ if ! "$VPY" -c "import xdist, mkdocs, material, build, twine, mutmut" 2>/dev/nul
     "mutmut==3.8.1"
 fi
 
-# The package itself, editable; dependencies are already satisfied above (no resolver surprises).
-# (checked from / so that the current directory cannot make the import succeed)
-if ! (cd / && "$VPY" -c "import mmseg_fcn_voc.commands, fcn_voc_runtime.__main__, fcn_voc_core" \
-    2>/dev/null) || [ ! -x "$VENV/bin/fcn-to-mindspore" ]; then
-  log "installing mmseg-fcn-voc (editable)"
+# The repository's two distributions, editable: the torch-free runtime (runtime/, fcn-voc-runtime)
+# and the plugin that depends on it; their dependencies are already satisfied above (no resolver
+# surprises). Checked from / so that the current directory cannot make the import succeed.
+if ! (cd / && "$VPY" -c "import importlib.metadata as m; m.distribution('fcn-voc-runtime'); \
+m.distribution('mmseg-fcn-voc'); import mmseg_fcn_voc.commands, fcn_voc_runtime.__main__" \
+    2>/dev/null) || [ ! -x "$VENV/bin/fcn-to-mindspore" ] || [ ! -x "$VENV/bin/fcn-infer-deployed" ]; then
+  log "installing fcn-voc-runtime and mmseg-fcn-voc (editable)"
+  pipi --no-deps --no-build-isolation -e "$ROOT/runtime"
   pipi --no-deps --no-build-isolation -e "$ROOT"
 fi
 
 HOST_VENV="${FCN_HOST_VENV:-$ROOT/.venv-host}"
-HOST_STAMP="$HOST_VENV/.fcn-host-v2"
-if [ ! -f "$HOST_STAMP" ] || ! "$HOST_VENV/bin/python" -c "import mindspore, onnxruntime, PIL, cv2" \
-    2>/dev/null; then
-  log "creating the torch-free host environment $HOST_VENV (MindSpore 2.7.2, onnxruntime)"
+HOST_STAMP="$HOST_VENV/.fcn-host-v3"
+# A deployment host as the docs set one up: one pip command, the runtime's own distribution with
+# its backends (MindSpore 2.7.2: its oneDNN runs convolutions at AVX-512 where 2.9/2.10's fall
+# back to a reference kernel; it loads 2.10's MINDIR files).
+if [ ! -f "$HOST_STAMP" ] || ! (cd / && "$HOST_VENV/bin/python" -c \
+    "import mindspore, onnxruntime, PIL, cv2, fcn_voc_runtime.__main__, fcn_voc_core" 2>/dev/null); then
+  log "setting up the torch-free host environment $HOST_VENV: pip install ./runtime[onnxruntime,mindspore]"
   [ -x "$HOST_VENV/bin/python" ] || "$PY" -m venv "$HOST_VENV"
-  "$HOST_VENV/bin/python" -m pip install --disable-pip-version-check -q "numpy>=1.24,<2" Pillow \
-    "mindspore==2.7.2" "onnxruntime>=1.18" "opencv-python-headless==$OPENCV"
+  "$HOST_VENV/bin/python" -m pip install --disable-pip-version-check -q \
+    -e "$ROOT/runtime[onnxruntime,mindspore]" "mindspore==2.7.2"
   touch "$HOST_STAMP"
-fi
-# the torch-free packages (fcn_voc_core, fcn_voc_runtime) without any dependency, so that
-# `converters/infer_deployed.py` and `python -m fcn_voc_runtime` run from any folder there
-if ! (cd / && "$HOST_VENV/bin/python" -c "import fcn_voc_runtime.__main__, fcn_voc_core" 2>/dev/null); then
-  log "installing mmseg-fcn-voc's runtime into $HOST_VENV (editable, no dependencies)"
-  "$HOST_VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps -e "$ROOT"
 fi
 # onnxruntime-cann (PyPI; imports on x86 under numpy < 2, lists CANN's provider without CANN and
 # falls back to the CPU): the test that the runtime refuses that fallback runs the host

@@ -10,8 +10,7 @@ from typing import List, Protocol, runtime_checkable
 
 import numpy as np
 
-#: The device targets a backend may be asked for.
-DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
+from ..choices import DEVICE_TARGETS  # noqa: F401  (the targets a backend may be asked for)
 
 
 @runtime_checkable

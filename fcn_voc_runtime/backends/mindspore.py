@@ -4,6 +4,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from fcn_voc_core.dependencies import require
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.mindspore_cpu import avx2_cap_hint, configure_cpu
 
@@ -41,7 +42,7 @@ class MindSporeModel:
     backend = 'mindspore'
 
     def __init__(self, deploy: DeployFolder, device_target: str = 'CPU', device_id: int = 0):
-        import mindspore as ms
+        ms = require('mindspore', '--backend mindspore')
         from mindspore import nn
 
         self.ms = ms

@@ -4,6 +4,7 @@ from typing import List
 
 import numpy as np
 
+from fcn_voc_core.dependencies import require
 from fcn_voc_core.errors import InputError
 
 from ..deploy import DeployFolder
@@ -25,7 +26,7 @@ class OnnxRuntimeModel:
     backend = 'onnxruntime'
 
     def __init__(self, deploy: DeployFolder, device_target: str = 'CPU', device_id: int = 0):
-        import onnxruntime as ort
+        ort = require('onnxruntime', '--backend onnxruntime')
 
         if deploy.dtype == 'int8' and device_target != 'CPU':
             raise InputError(

@@ -16,8 +16,10 @@ file; :func:`load_deploy_dir` reads and checks it on the host. Keys (``version``
                            {scale, keep_ratio} as mmcv's Resize); size_divisor (pad the bottom and
                            right to a multiple of it, 1 = never) and pad_value (after
                            normalisation); min_size (smallest height/width the network takes)
-    output                 "logits" (N, num_classes, H', W') for the (padded) input H' x W';
-                           the image's prediction is argmax over classes of the top-left H x W
+    output                 kind "logits": (N, num_classes, H', W') for the (padded) input H' x W',
+                           the image's prediction is argmax over classes of the top-left H x W;
+                           kind "class_map" (``--with-argmax``): (N, H', W') int32, the prediction
+                           is its top-left H x W
     classes, palette       class names, [r, g, b] per class
     ignore_index           label value not scored (VOC's void border, 255)
     source                 config (path), config_text, checkpoint (path), checkpoint_sha256
@@ -42,6 +44,9 @@ from .choices import BACKENDS
 DEPLOY_FILE = 'deploy.json'
 DEPLOY_FORMAT = 'mmseg-fcn-voc/deploy'
 DEPLOY_VERSION = 1
+#: What a deployed network may return: logits, or the class map of a network exported with its
+#: argmax (``--with-argmax``).
+OUTPUT_KINDS = ('logits', 'class_map')
 REQUIRED_KEYS = ('format', 'version', 'backend', 'model', 'input', 'size', 'output', 'classes',
                  'palette', 'ignore_index')
 
@@ -73,6 +78,8 @@ class DeployFolder:
     raw: dict
     #: ``[((H, W), model file)]`` of a geared folder, smallest first; [] otherwise
     gears: List[Tuple[Tuple[int, int], str]] = field(default_factory=list)
+    #: what the model returns: ``'logits'`` (1, K, H, W) or ``'class_map'`` (1, H, W) int32
+    output_kind: str = 'logits'
 
     @property
     def num_classes(self) -> int:
@@ -157,8 +164,9 @@ def _parse(raw: dict, folder: str, model_file: str, path: str) -> DeployFolder:
             size_divisor=int(size.get('size_divisor') or 1), pad_value=float(size['pad_value']),
             min_size=int(size.get('min_size', 1)), classes=[str(c) for c in raw['classes']],
             palette=[[int(v) for v in c] for c in raw['palette']],
-            ignore_index=int(raw['ignore_index']), raw=raw)
-    except (KeyError, TypeError, ValueError) as e:
+            ignore_index=int(raw['ignore_index']), raw=raw,
+            output_kind=str(raw['output'].get('kind')))
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise DeployError(f'{path}: malformed entry: {type(e).__name__}: {e}') from e
 
 
@@ -173,9 +181,13 @@ def _check_values(deploy: DeployFolder, out: dict, path: str) -> None:
     _need(deploy.size_policy in ('native', 'resize'), path, f'size.policy {deploy.size_policy!r}')
     _need(deploy.size_policy == 'native' or isinstance(deploy.resize, dict), path,
           'size.policy "resize" needs size.resize')
-    _need(isinstance(out, dict) and out.get('kind') == 'logits'
+    _need(isinstance(out, dict) and out.get('kind') in OUTPUT_KINDS
           and int(out.get('num_classes', -1)) == len(deploy.classes),
-          path, f'output {out} does not match {len(deploy.classes)} classes')
+          path, f'output {out} does not match {len(deploy.classes)} classes (kinds: '
+          f'{OUTPUT_KINDS})')
+    _need(deploy.output_kind == 'logits' or deploy.size_policy == 'native', path,
+          'output.kind "class_map" with size.policy "resize": the logits must be resized to the '
+          'image before the argmax, so the folder must return logits')
     _need(len(deploy.palette) == len(deploy.classes), path,
           f'{len(deploy.palette)} palette colours for {len(deploy.classes)} classes')
 

@@ -9,7 +9,8 @@ What mmseg does between a decoded image and a predicted label map, reproduced st
    padding at the bottom and right to a multiple of ``size_divisor`` with ``pad_value``;
 3. the network: (1, K, H', W') logits;
 4. ``postprocess_result``: the padding is cropped off and, after a resize, the logits are resized
-   back to the image's size (bilinear, ``align_corners=False``); argmax over the classes.
+   back to the image's size (bilinear, ``align_corners=False``); argmax over the classes (already
+   done on the device for a network exported with its argmax: cropping commutes with it).
 
 Images come from :func:`fcn_voc_core.imageio.read_image` (OpenCV's decoding, as mmcv's), the image
 resize is OpenCV's (as mmcv's) and the logits' resize is torch's ``F.interpolate`` bilinear
@@ -96,7 +97,10 @@ def preprocess(image_rgb: np.ndarray, deploy: DeployFolder) -> Tuple[np.ndarray,
 
 def postprocess(logits: np.ndarray, valid: Tuple[int, int],
                 original: Tuple[int, int]) -> np.ndarray:
-    """(1, K, H', W') logits -> (H, W) uint8 class map of the original image."""
+    """(1, K, H', W') logits -> (H, W) uint8 class map of the original image; a (1, H', W') class
+    map (a network exported with its argmax, native size policy) is cropped to it."""
+    if logits.ndim == 3:
+        return logits[0, :valid[0], :valid[1]].astype(np.uint8)
     scores = logits[0, :, :valid[0], :valid[1]]
     if tuple(valid) != tuple(original):
         scores = bilinear_resize(scores, *original)

@@ -31,5 +31,6 @@ class DeployedModel(Protocol):
     notes: List[str]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """(1, 3, H, W) float32 network input -> (1, K, H, W) float32 logits."""
+        """(1, 3, H, W) float32 network input -> (1, K, H, W) float32 logits, or the (1, H, W)
+        int32 class map of a network exported with its argmax."""
         ...

@@ -71,10 +71,13 @@ class Converted:
             ``'onnxruntime'``).
         forward: (1, 3, H, W) float32 array -> (1, K, H, W) logits array.
         input_size: the one (H, W) it takes, or None for every size the network takes.
+        logits_twin: for a network exported with its argmax (``forward`` returns the (1, H, W)
+            class map), the same export without it: the class map must be its argmax exactly.
     """
     name: str
     forward: Callable[[np.ndarray], np.ndarray]
     input_size: Optional[Size] = None
+    logits_twin: Optional[Callable[[np.ndarray], np.ndarray]] = None
 
 
 @dataclass

@@ -46,6 +46,21 @@ def size_policy(cfg, config: str) -> Dict:
                                                                    'resize': None}
 
 
+def check_argmax_applies(model: nn.Module, config: str) -> None:
+    """``--with-argmax`` needs the logits at the network input's size: cropping the padding
+    commutes with the argmax, resizing the logits back to the image (the resize policy) does not.
+
+    Raises:
+        InputError: for a config whose test pipeline resizes images.
+    """
+    policy = size_policy(model.cfg, config)
+    if policy['policy'] == 'resize':
+        raise InputError(f'{config}: --with-argmax: the test pipeline resizes images '
+                         f'({policy["resize"]}), so mmseg resizes the logits back to each image '
+                         'before the argmax, which does not commute with it; export the logits '
+                         '(without --with-argmax) for this config')
+
+
 def bit_palette(num_classes: int) -> List[List[int]]:
     """The VOC colour map: class ``c``'s colour is built from the bits of ``c``."""
     palette = []
@@ -79,9 +94,11 @@ def dataset_meta(cfg, num_classes: int) -> Dict:
 def describe_deployment(model: nn.Module, net: TracedNetwork, config: str, checkpoint: str,
                         checkpoint_sha256: str, backend: str, out_dir: str, model_file: str,
                         input_shape: Sequence[Optional[int]], other_files: Dict[str, str],
-                        versions: Dict[str, str], precision: Optional[Dict] = None) -> Dict:
+                        versions: Dict[str, str], precision: Optional[Dict] = None,
+                        class_map: bool = False) -> Dict:
     """The ``deploy.json`` contents for ``model_file`` (written in ``out_dir``); ``precision``:
-    what the folder was planned for on the NPU and the agreement measured (none: float32)."""
+    what the folder was planned for on the NPU and the agreement measured (none: float32);
+    ``class_map``: the network ends with its argmax (int32 class map instead of logits)."""
     cfg = model.cfg
     pre = model.data_preprocessor
     test_cfg = dict(getattr(pre, 'test_cfg', None) or {})
@@ -114,9 +131,13 @@ def describe_deployment(model: nn.Module, net: TracedNetwork, config: str, check
                  'pad_value': float(getattr(pre, 'pad_val', 0)),
                  'pad': 'bottom and right', 'min_size': net.size_divisor,
                  'geometry': net.geometry},
-        'output': {'kind': 'logits', 'layout': 'NCHW', 'num_classes': net.num_classes,
-                   'size': 'the (padded) input size; the prediction of an H x W image is the '
-                           'argmax over classes of the top-left H x W'},
+        'output': ({'kind': 'class_map', 'layout': 'NHW', 'dtype': 'int32',
+                    'num_classes': net.num_classes,
+                    'size': 'the (padded) input size; the prediction of an H x W image is its '
+                            'top-left H x W'} if class_map else
+                   {'kind': 'logits', 'layout': 'NCHW', 'num_classes': net.num_classes,
+                    'size': 'the (padded) input size; the prediction of an H x W image is the '
+                            'argmax over classes of the top-left H x W'}),
         'classes': classes,
         'classes_from': meta['source'],
         'palette': palette,

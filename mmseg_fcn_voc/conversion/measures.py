@@ -50,6 +50,23 @@ def compare_logits(ref: np.ndarray, out: np.ndarray) -> Dict[str, float]:
     }
 
 
+def compare_class_maps(ref: np.ndarray, out: np.ndarray) -> Dict[str, float]:
+    """Agreement of a class map ``out`` (N, H, W) with the argmax of logits ``ref`` (N, K, H, W)
+    (a network exported with its argmax: no logits to compare)."""
+    if out.shape != ref.shape[:1] + ref.shape[2:]:
+        raise ValueError(f'class map shape {out.shape} does not match the logits {ref.shape}')
+    agree = ref.argmax(1) == out
+    return {'max_abs_error': 0.0, 'max_rel_error': 0.0,
+            'argmax_agreement': float(agree.mean()) if agree.size else 1.0,
+            'agreeing_pixels': int(agree.sum()), 'pixels': int(agree.size)}
+
+
+def class_map(out: np.ndarray) -> np.ndarray:
+    """(N, H, W) of a network's output: its argmax over classes for (N, K, H, W) logits, the output
+    itself for a class map."""
+    return out if out.ndim == 3 else out.argmax(1)
+
+
 class ParityAccumulator:
     """Pool :func:`compare_logits` over several inputs, and the mean IU when labels are given.
 
@@ -68,14 +85,18 @@ class ParityAccumulator:
         self.pixels = 0
         self.hist_ref: Optional[np.ndarray] = None
         self.hist_out: Optional[np.ndarray] = None
+        self.class_maps = False
 
     def add(self, ref: np.ndarray, out: np.ndarray, label: Optional[np.ndarray] = None) -> Dict:
-        """Add one input's logits (1, K, H', W') and optionally its (H, W) label.
+        """Add one input's logits (1, K, H', W') (``out`` may be a (1, H', W') class map: a network
+        exported with its argmax) and optionally its (H, W) label.
 
         The label covers the top-left (H, W) of the logits: mmseg's preprocessor pads images at the
-        bottom and right. Returns the input's :func:`compare_logits` result (over all H' x W').
+        bottom and right. Returns the input's :func:`compare_logits` (or
+        :func:`compare_class_maps`) result (over all H' x W').
         """
-        result = compare_logits(ref, out)
+        self.class_maps = out.ndim == ref.ndim - 1
+        result = compare_class_maps(ref, out) if self.class_maps else compare_logits(ref, out)
         self.count += 1
         self.max_abs_error = max(self.max_abs_error, result['max_abs_error'])
         self.max_rel_error = max(self.max_rel_error, result['max_rel_error'])
@@ -87,7 +108,7 @@ class ParityAccumulator:
                 raise ValueError(f'label {label.shape} is larger than the logits {ref.shape}')
             n = self.num_classes
             h_ref = confusion_matrix(label, ref[0, :, :h, :w].argmax(0), n, self.ignore_index)
-            h_out = confusion_matrix(label, out[0, :, :h, :w].argmax(0), n, self.ignore_index)
+            h_out = confusion_matrix(label, class_map(out)[0, :h, :w], n, self.ignore_index)
             self.hist_ref = h_ref if self.hist_ref is None else self.hist_ref + h_ref
             self.hist_out = h_out if self.hist_out is None else self.hist_out + h_out
         return result
@@ -107,6 +128,10 @@ class ParityAccumulator:
             'passed': bool(self.count > 0 and self.max_rel_error <= thresholds.max_rel_error
                            and agreement >= thresholds.min_argmax_agreement),
         }
+        if self.class_maps:  # a class map has no logits to compare
+            summary['output'] = 'class_map'
+            for key in ('max_abs_error', 'max_rel_error', 'max_rel_error_allowed'):
+                summary.pop(key)
         if self.hist_ref is not None:
             summary['labelled_pixels'] = int(self.hist_ref.sum())
             summary['mean_iou_reference'] = 100.0 * scores_from_confusion(self.hist_ref).mean_iou

@@ -124,6 +124,11 @@ class ExportOptions:
     precision_threshold: float = argument(
         '--precision-threshold', default=0.999, type=float,
         help="the plan's target: worst image's argmax agreement with float32 (default %(default)g)")
+    with_argmax: bool = argument(
+        '--with-argmax', default=False, action='store_true',
+        help='the exported network ends with the argmax over the classes: it returns the (1, H, '
+        'W) int32 class map instead of the logits (21x fewer bytes back from the device); for '
+        'configs that keep the image size (a resize policy resizes logits before the argmax)')
     #: file stem of the exported files; None: the config's
     name: Optional[str] = None
 
@@ -267,6 +272,9 @@ class OnnxExportOptions(ExportOptions):
             if self.precision_images is not None:
                 raise ValueError('--int8 and --precision-images exclude each other (the float16 '
                                  'report is for the float model on the NPU)')
+            if self.with_argmax:
+                raise ValueError('--int8 and --with-argmax exclude each other (the int8 plan '
+                                 'measures the logits graph)')
             if self.check_labels is not None and self.check_images is None:
                 raise ValueError('--check-labels needs --check-images')
 

@@ -29,7 +29,7 @@ from fcn_voc_runtime.deploy import DEPLOY_FILE, file_entry
 from .checkpoint import build_and_load
 from .checks import CHECKS
 from .context import ExportBackend, ExportContext, Exported
-from .deploy_info import describe_deployment
+from .deploy_info import check_argmax_applies, describe_deployment
 from .network.segmentor import input_size_problem
 from .network.trace import trace_network
 
@@ -82,6 +82,8 @@ def prepare(backend: ExportBackend) -> ExportContext:
     with context.timings('load_torch'):
         context.model = build_and_load(o.config, o.checkpoint)
         context.net = trace_network(context.model, o.config)
+    if o.with_argmax:
+        check_argmax_applies(context.model, o.config)
     context.sizes = backend.parity_sizes(context.model, context.net)
     for size in context.sizes:
         problem = input_size_problem(context.model, size)
@@ -102,7 +104,7 @@ def write_deploy(context: ExportContext, backend: ExportBackend, exported: Expor
     deploy = describe_deployment(
         context.model, context.net, o.config, o.checkpoint, checkpoint_sha256, backend.name,
         o.out_dir, exported.model_file, exported.input_shape, exported.other_files, versions,
-        exported.deploy.get('precision'))
+        exported.deploy.get('precision'), class_map=o.with_argmax)
     if exported.gears:
         deploy['gears'] = [{'size': list(size), **file_entry(o.out_dir, path)}
                            for size, path in exported.gears]

@@ -50,10 +50,12 @@ class ParityCheck(Check):
                 f'{type(e).__name__}: {str(e)[:500]}') from e
 
     def seeded(self, context: ExportContext, exported: Exported) -> Dict[str, Dict]:
-        """Every converted network against torch on one seeded input per size."""
+        """Every converted network against torch on one seeded input per size; a network
+        exported with its argmax also against its logits twin (equal on every pixel)."""
         o, net = context.options, context.net
         accs = {c.name: ParityAccumulator(net.num_classes) for c in exported.converted}
         shapes = {c.name: [] for c in exported.converted}
+        twins = {c.name: [0, 0] for c in exported.converted if c.logits_twin is not None}
         for i, size in enumerate(context.sizes):
             x = preprocess_image(context.model, random_image(*size, o.seed + i))
             ref = fcn_logits(context.model, x).numpy()
@@ -65,12 +67,21 @@ class ParityCheck(Check):
                 acc = accs[conv.name]
                 acc.add(ref, out)
                 shapes[conv.name].append(list(x.shape))
+                if conv.logits_twin is not None:
+                    same = out == conv.logits_twin(x.numpy()).argmax(1)
+                    twins[conv.name][0] += int(same.sum())
+                    twins[conv.name][1] += same.size
                 logger.info(f'{conv.name} vs torch at {size[0]}x{size[1]}: max rel error '
                             f'{acc.max_rel_error:.3g}, argmax agreement '
                             f'{100 * acc.agreeing / acc.pixels:.4f}% '
                             f'({time.perf_counter() - t0:.1f} s)')
-        return {name: {**acc.summary(o.thresholds), 'input_shapes': shapes[name]}
-                for name, acc in accs.items()}
+        sections = {name: {**acc.summary(o.thresholds), 'input_shapes': shapes[name]}
+                    for name, acc in accs.items()}
+        for name, (same, pixels) in twins.items():
+            exact = same / pixels if pixels else 1.0
+            sections[name]['argmax_agreement_with_logits_model'] = exact
+            sections[name]['passed'] = bool(sections[name]['passed'] and exact == 1.0)
+        return sections
 
     def on_images(self, context: ExportContext, exported: Exported) -> Dict:
         """The first any-size converted network against torch over real images, with both mean

@@ -115,6 +115,18 @@ def convert_checkpoint(model: torch.nn.Module, net: TracedNetwork, out_ckpt: str
     return ConvertedCheckpoint(cell, layout, arrays, dropped, mismatches)
 
 
+class ArgmaxNetwork(mindspore.nn.Cell):
+    """``net`` followed by the argmax over the classes: (N, 3, H, W) -> (N, H, W) int32."""
+
+    def __init__(self, net):
+        super().__init__(auto_prefix=False)  # the parameters keep the names of the .ckpt
+        self.net = net
+        self.argmax = mindspore.ops.Argmax(axis=1, output_type=mindspore.int32)
+
+    def construct(self, x):
+        return self.argmax(self.net(x))
+
+
 class MindSporeBackend(ExportBackend):
     """``<name>.ckpt`` + ``<name>_network.py`` + ``<name>.mindir`` (see the module), for
     :class:`~..options.MindSporeExportOptions`. Report: ``parity.json``."""
@@ -156,10 +168,14 @@ class MindSporeBackend(ExportBackend):
         shape = [1, 3, *(o.input_size or (None, None))]
         model_file = None  # a .ckpt alone is not deployable (the runtime has no network code)
         if o.mindir:
-            model_file = export_mindir(conv.cell, shape, context.path('.mindir'))
+            exported_cell = ArgmaxNetwork(conv.cell) if o.with_argmax else conv.cell
+            model_file = export_mindir(exported_cell, shape, context.path('.mindir'))
             graph = load_mindir(model_file)
-            converted.append(Converted('mindir', lambda x: run_cell(graph, x), o.input_size))
-            logger.info(f'wrote {model_file} (input {shape})')
+            twin = (lambda x: run_cell(conv.cell, x)) if o.with_argmax else None
+            converted.append(Converted('mindir', lambda x: run_cell(graph, x), o.input_size,
+                                       twin))
+            logger.info(f'wrote {model_file} (input {shape}'
+                        f'{"; ending with the argmax" if o.with_argmax else ""})')
         facts = {
             'layout': conv.layout, 'tutorial_mismatches': conv.tutorial_mismatches, 'ckpt': ckpt,
             'mindir_file': model_file, 'tensors': len(conv.arrays),

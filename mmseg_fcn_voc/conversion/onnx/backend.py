@@ -42,6 +42,7 @@ from ..network.trace import TracedNetwork
 from ..options import OnnxExportOptions
 from ..precision_plan import onnx_node_names
 from .atc import check_atc_compatibility, write_atc_script, write_keep_dtype
+from .graph_edits import append_argmax, merge_consecutive_slices
 
 logger = logging.getLogger(__name__)
 OPSET = 11
@@ -121,6 +122,8 @@ class OnnxBackend(ExportBackend):
     def __init__(self, options: OnnxExportOptions):
         super().__init__(options)
         self.gears: List[Tuple[int, int]] = []
+        #: ``{report name: file}`` of the logits graphs kept beside argmax exports
+        self.logits_files: Dict[str, str] = {}
 
     def versions(self) -> Dict[str, str]:
         return {**super().versions(), 'onnx': onnx.__version__,
@@ -174,8 +177,8 @@ class OnnxBackend(ExportBackend):
         o = self.options
         if not self.gears:
             path, converted, facts = self.export_one(context, o.input_size, context.path('.onnx'))
-            return Exported(path, [1, 3, *(o.input_size or (None, None))], [converted], {},
-                            facts)
+            return Exported(path, [1, 3, *(o.input_size or (None, None))], [converted],
+                            self.logits_roles(), facts)
         gears, converted, facts = [], [], {}
         for h, w in self.gears:
             path, conv, facts[f'{h}x{w}'] = self.export_one(context, (h, w),
@@ -184,37 +187,65 @@ class OnnxBackend(ExportBackend):
             converted.append(conv)
         write_atc_script(o.out_dir, o.name, self.atc_sizes(), geared=True)
         largest = gears[-1]
-        return Exported(largest[1], [1, 3, *largest[0]], converted, {},
+        return Exported(largest[1], [1, 3, *largest[0]], converted, self.logits_roles(),
                         {'gears': facts, 'static_shapes': True}, gears=gears)
+
+    def logits_roles(self) -> Dict[str, str]:
+        """``deploy.json``'s ``files`` entries of the logits graphs kept beside argmax exports."""
+        return {('logits_model' if name == 'onnxruntime' else
+                 f'logits_model_{name.split("_")[-1]}'): path
+                for name, path in self.logits_files.items()}
 
     def export_one(self, context: ExportContext, size: Optional[Tuple[int, int]],
                    path: str) -> Tuple[str, Converted, Dict]:
         """One ONNX at ``path``: static for ``size``, dynamic for None; its shapes and ATC's
-        constraints checked. Returns the path, the network to check and the report's facts."""
+        constraints checked; with ``with_argmax``, the logits graph is kept beside it
+        (``<file>_logits.onnx``) and ``path`` ends with the argmax. Returns the path, the network
+        to check and the report's facts."""
         o, model = self.options, context.model
         dynamic = size is None
         h, w = size or o.parity_size
         example = preprocess_image(model, random_image(h, w, o.seed))
-        path = export_onnx(model, example, path, dynamic=dynamic)
-        graph = onnx.load(path, load_external_data=False)  # read once for both checks
-        shapes = io_shapes(graph)
+        logits_path = path[:-len('.onnx')] + '_logits.onnx' if o.with_argmax else path
+        export_onnx(model, example, logits_path, dynamic=dynamic)
+        graph = onnx.load(logits_path, load_external_data=False)  # read once for both checks
+        if not dynamic:  # the crops' consecutive Slices as one each (Ascend's tools ask for it)
+            graph = merge_consecutive_slices(graph)
+            with atomic_output(logits_path, suffix='.onnx') as tmp:
+                onnx.save(graph, tmp)
         expected = {INPUT_NAME: list(example.shape),
                     OUTPUT_NAME: [1, context.net.num_classes, *example.shape[-2:]]}
+        check_io_shapes(logits_path, io_shapes(graph), expected, dynamic)
+        if o.with_argmax:
+            graph = append_argmax(graph)
+            with atomic_output(path, suffix='.onnx') as tmp:
+                onnx.save(graph, tmp)
+            expected[OUTPUT_NAME] = [1, *example.shape[-2:]]
+        shapes = io_shapes(graph)
         check_io_shapes(path, shapes, expected, dynamic)
-        logger.info(f'wrote {path} ({"dynamic" if dynamic else f"{h}x{w}"}, opset {OPSET})')
+        logger.info(f'wrote {path} ({"dynamic" if dynamic else f"{h}x{w}"}, opset {OPSET}'
+                    f'{", ending with the argmax" if o.with_argmax else ""})')
+        facts = {'onnx': path, 'opset': OPSET, 'io_shapes': shapes, 'static_shapes': not dynamic,
+                 'atc_check': self.atc_findings(graph, path, dynamic)}
+        name = 'onnxruntime' if not self.gears else f'onnxruntime_{h}x{w}'
+        twin = session_runner(logits_path) if o.with_argmax else None
+        if o.with_argmax:
+            self.logits_files[name] = logits_path
+        return path, Converted(name, session_runner(path), size, twin), facts
+
+    def atc_findings(self, graph, path: str, dynamic: bool) -> Dict:
+        """ATC's constraints on ``graph``: violations logged, fatal ones refused (unless
+        ``--no-atc-check``)."""
         violations = check_atc_compatibility(graph, static=not dynamic)
         for v in violations:
             logger.info(f'ATC: {v}')
         fatal = [str(v) for v in violations if v.fatal]
-        if fatal and o.atc_check:
+        if fatal and self.options.atc_check:
             raise ExportCheckError(f'{path}: ATC would refuse {len(fatal)} node(s): '
                                    + '; '.join(fatal[:20]) + ' (--no-atc-check exports it anyway, '
                                    'for onnxruntime)')
-        facts = {'onnx': path, 'opset': OPSET, 'io_shapes': shapes, 'static_shapes': not dynamic,
-                 'atc_check': {'checked': bool(o.atc_check),
-                               'violations': [str(v) for v in violations]}}
-        name = 'onnxruntime' if not self.gears else f'onnxruntime_{h}x{w}'
-        return path, Converted(name, session_runner(path), size), facts
+        return {'checked': bool(self.options.atc_check),
+                'violations': [str(v) for v in violations]}
 
 
 def session_runner(path: str):

@@ -1,0 +1,95 @@
+# Copyright (c) mmseg-fcn-voc contributors. Licensed under the Apache License 2.0.
+"""Edits of an exported FCN graph, each a few ONNX nodes: the argmax on the device, and the
+consecutive crops merged (as Ascend's graph tools want them)."""
+from typing import Dict, List
+
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..context import OUTPUT_NAME
+
+
+def append_argmax(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The graph with its (1, K, H, W) logits reduced to the (1, H, W) int32 class map on the
+    device: ``ArgMax`` over the classes (the first maximum, as numpy's and torch's argmax) and a
+    ``Cast`` to int32 (what the Ascend model zoo's ports return). The output keeps its name."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    logits = f'{OUTPUT_NAME}_logits'
+    for node in graph.node:
+        node.output[:] = [logits if o == OUTPUT_NAME else o for o in node.output]
+    graph.node.extend([
+        helper.make_node('ArgMax', [logits], [f'{OUTPUT_NAME}_argmax'], name='/argmax/ArgMax',
+                         axis=1, keepdims=0),
+        helper.make_node('Cast', [f'{OUTPUT_NAME}_argmax'], [OUTPUT_NAME], name='/argmax/Cast',
+                         to=TensorProto.INT32)])
+    out = graph.output[0]
+    dims = [d for i, d in enumerate(out.type.tensor_type.shape.dim) if i != 1]
+    shape = [d.dim_value if d.HasField('dim_value') else d.dim_param for d in dims]
+    graph.output.remove(out)
+    graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.INT32, shape))
+    onnx.checker.check_model(model)
+    return model
+
+
+def _constant_ints(graph) -> Dict[str, List[int]]:
+    values = {t.name: numpy_helper.to_array(t).reshape(-1).tolist() for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == 'Constant':
+            for a in node.attribute:
+                if a.name == 'value':
+                    values[node.output[0]] = numpy_helper.to_array(a.t).reshape(-1).tolist()
+    return values
+
+
+def merge_consecutive_slices(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Each chain ``Slice(axis a) -> Slice(axis b)`` of constant starts, ends and steps (the crops
+    of a static export, one axis at a time) as one ``Slice`` over both axes: the same values, one
+    node (what msit surgeon's ``KnowledgeMergeConsecutiveSlice`` asks for)."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    constants = _constant_ints(graph)
+    consumers: Dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+
+    def args(node):
+        if node.op_type != 'Slice' or len(node.input) < 4:
+            return None
+        found = [constants.get(n) for n in node.input[1:5]]
+        if len(node.input) < 5:
+            found.append([1] * len(found[0]) if found[0] is not None else None)
+        return None if any(v is None for v in found) else found
+
+    removed = set()
+    for first in list(graph.node):
+        a = args(first)
+        users = consumers.get(first.output[0], [])
+        if a is None or first.name in removed or len(users) != 1 or first.output[0] in outputs:
+            continue
+        second = users[0]
+        b = args(second)
+        if b is None or set(a[2]) & set(b[2]):
+            continue
+        starts, ends, axes, steps = (x + y for x, y in zip(a, b))
+        tag = f'{second.name or second.output[0]}_merged'
+        inits = []
+        for key, value in zip(('starts', 'ends', 'axes', 'steps'), (starts, ends, axes, steps)):
+            inits.append(helper.make_tensor(f'{tag}_{key}', TensorProto.INT64, [len(value)],
+                                            value))
+        graph.initializer.extend(inits)
+        second.input[:] = [first.input[0]] + [t.name for t in inits]
+        graph.node.remove(first)
+        removed.add(first.name)
+    _drop_unused_initializers(graph)
+    onnx.checker.check_model(model)
+    return model
+
+
+def _drop_unused_initializers(graph) -> None:
+    used = {name for node in graph.node for name in node.input}
+    used |= {i.name for i in graph.input} | {o.name for o in graph.output}
+    for init in [t for t in graph.initializer if t.name not in used]:
+        graph.initializer.remove(init)

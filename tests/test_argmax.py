@@ -6,7 +6,6 @@ import json
 import os
 import os.path as osp
 import subprocess
-import sys
 
 import numpy as np
 import onnx

@@ -375,7 +375,9 @@ def test_metric_saves_into_output_dir_and_the_log_dir(tmp_path):
     from mmengine.logging import MMLogger
     log_dir = tmp_path / 'work_dir' / '20260101_000000'
     log_dir.mkdir(parents=True)
-    MMLogger.get_instance('fcn_metric_save_test', log_file=str(log_dir / 'run.log'))
+    # a new logger each run: one of an earlier run would hold its own log file
+    MMLogger.get_instance(f'fcn_metric_save_test_{id(tmp_path)}_{os.getpid()}',
+                          log_file=str(log_dir / 'run.log'))
     metric = make_metric(save_confusion_matrix=True)
     metric.process({}, samples)
     metric.evaluate(2)

@@ -376,7 +376,8 @@ def test_metric_saves_into_output_dir_and_the_log_dir(tmp_path):
     log_dir = tmp_path / 'work_dir' / '20260101_000000'
     log_dir.mkdir(parents=True)
     # a new logger each run: one of an earlier run would hold its own log file
-    MMLogger.get_instance(f'fcn_metric_save_test_{id(tmp_path)}_{os.getpid()}',
+    import uuid
+    MMLogger.get_instance(f'fcn_metric_save_test_{uuid.uuid4().hex}',
                           log_file=str(log_dir / 'run.log'))
     metric = make_metric(save_confusion_matrix=True)
     metric.process({}, samples)

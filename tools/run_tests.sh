@@ -17,6 +17,8 @@ export MPLBACKEND=Agg PYTHONUNBUFFERED=1
 export FCN_HOST_PYTHON="${FCN_HOST_PYTHON:-${FCN_HOST_VENV:-$ROOT/.venv-host}/bin/python}"
 # onnxruntime-cann, installed by setup_env.sh beside the host environment
 export FCN_CANN_SITE="${FCN_CANN_SITE:-$ROOT/.cann-site}"
+# msit's surgeon, installed by setup_env.sh in an environment of its own
+export FCN_MSIT_VENV="${FCN_MSIT_VENV:-$ROOT/.venv-msit}"
 WORKERS="${FCN_TEST_WORKERS:-2}"
 XDIST=()
 if [ "$WORKERS" != 0 ]; then

@@ -105,4 +105,20 @@ if [ "${FCN_NO_CANN:-0}" != 1 ] && [ ! -f "$CANN_STAMP" ]; then
     --target "$CANN_SITE" "onnxruntime-cann==1.24.4"
   touch "$CANN_STAMP"
 fi
+# msit's surgeon (Ascend's ONNX graph optimizer; the one msit component that runs without CANN),
+# in an environment of its own (it needs numpy < 2, onnx 1.16 and ml_dtypes < 0.5): the tests check
+# that the static ONNX exports leave it nothing to do. FCN_NO_MSIT=1 opts out (that test is then
+# skipped, saying so).
+MSIT_VENV="${FCN_MSIT_VENV:-$ROOT/.venv-msit}"
+MSIT_STAMP="$MSIT_VENV/.fcn-msit-v1"
+if [ "${FCN_NO_MSIT:-0}" != 1 ] && [ ! -f "$MSIT_STAMP" ]; then
+  log "creating $MSIT_VENV: msit 8.2.0 with its surgeon component"
+  [ -x "$MSIT_VENV/bin/python" ] || "$PY" -m venv "$MSIT_VENV"
+  "$MSIT_VENV/bin/python" -m pip install --disable-pip-version-check -q "msit==8.2.0" "numpy<2"
+  "$MSIT_VENV/bin/msit" install surgeon >/dev/null 2>&1 || true  # it reinstalls numpy 2: fixed below
+  "$MSIT_VENV/bin/python" -m pip install --disable-pip-version-check -q "numpy<2" "onnx==1.16.2" \
+    "ml_dtypes<0.5" pandas
+  "$MSIT_VENV/bin/msit" debug surgeon list >/dev/null 2>&1
+  touch "$MSIT_STAMP"
+fi
 log "ready: $VENV (host environment: $HOST_VENV)"

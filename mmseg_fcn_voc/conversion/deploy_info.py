@@ -131,7 +131,8 @@ def describe_deployment(model: nn.Module, net: TracedNetwork, config: str, check
                  'pad_value': float(getattr(pre, 'pad_val', 0)),
                  'pad': 'bottom and right', 'min_size': net.size_divisor,
                  'geometry': net.geometry},
-        'output': ({'kind': 'class_map', 'layout': 'NHW', 'dtype': 'int32',
+        'output': ({'kind': 'class_map', 'layout': 'NHW', 'dtype': 'integer (ONNX int64, the '
+                                                                   '.om and MINDIR int32)',
                     'num_classes': net.num_classes,
                     'size': 'the (padded) input size; the prediction of an H x W image is its '
                             'top-left H x W'} if class_map else

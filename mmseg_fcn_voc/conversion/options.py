@@ -127,7 +127,7 @@ class ExportOptions:
     with_argmax: bool = argument(
         '--with-argmax', default=False, action='store_true',
         help='the exported network ends with the argmax over the classes: it returns the (1, H, '
-        'W) int32 class map instead of the logits (21x fewer bytes back from the device); for '
+        'W) class map instead of the logits (21x fewer bytes back from the device); for '
         'configs that keep the image size (a resize policy resizes logits before the argmax)')
     #: file stem of the exported files; None: the config's
     name: Optional[str] = None

@@ -42,7 +42,7 @@ from ..network.trace import TracedNetwork
 from ..options import OnnxExportOptions
 from ..precision_plan import onnx_node_names
 from .atc import check_atc_compatibility, write_atc_script, write_keep_dtype
-from .graph_edits import append_argmax, merge_consecutive_slices
+from .graph_edits import append_argmax, int32_slice_indices, merge_consecutive_slices
 
 logger = logging.getLogger(__name__)
 OPSET = 11
@@ -209,8 +209,8 @@ class OnnxBackend(ExportBackend):
         logits_path = path[:-len('.onnx')] + '_logits.onnx' if o.with_argmax else path
         export_onnx(model, example, logits_path, dynamic=dynamic)
         graph = onnx.load(logits_path, load_external_data=False)  # read once for both checks
-        if not dynamic:  # the crops' consecutive Slices as one each (Ascend's tools ask for it)
-            graph = merge_consecutive_slices(graph)
+        if not dynamic:  # the crops as Ascend's graph tools want them: one Slice, int32 indices
+            graph = int32_slice_indices(merge_consecutive_slices(graph))
             with atomic_output(logits_path, suffix='.onnx') as tmp:
                 onnx.save(graph, tmp)
         expected = {INPUT_NAME: list(example.shape),

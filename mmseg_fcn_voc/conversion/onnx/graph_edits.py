@@ -3,6 +3,7 @@
 consecutive crops merged (as Ascend's graph tools want them)."""
 from typing import Dict, List
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -10,24 +11,22 @@ from ..context import OUTPUT_NAME
 
 
 def append_argmax(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The graph with its (1, K, H, W) logits reduced to the (1, H, W) int32 class map on the
-    device: ``ArgMax`` over the classes (the first maximum, as numpy's and torch's argmax) and a
-    ``Cast`` to int32 (what the Ascend model zoo's ports return). The output keeps its name."""
+    """The graph with its (1, K, H, W) logits reduced to the (1, H, W) class map on the device:
+    one ``ArgMax`` over the classes (the first maximum, as numpy's and torch's argmax). ONNX's
+    ``ArgMax`` returns int64; ATC's offline model returns it as int32 (as the Ascend model zoo's
+    ports do), so no ``Cast`` is added (msit surgeon flags one). The output keeps its name."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
     graph = model.graph
     logits = f'{OUTPUT_NAME}_logits'
     for node in graph.node:
         node.output[:] = [logits if o == OUTPUT_NAME else o for o in node.output]
-    graph.node.extend([
-        helper.make_node('ArgMax', [logits], [f'{OUTPUT_NAME}_argmax'], name='/argmax/ArgMax',
-                         axis=1, keepdims=0),
-        helper.make_node('Cast', [f'{OUTPUT_NAME}_argmax'], [OUTPUT_NAME], name='/argmax/Cast',
-                         to=TensorProto.INT32)])
+    graph.node.append(helper.make_node('ArgMax', [logits], [OUTPUT_NAME], name='/argmax/ArgMax',
+                                       axis=1, keepdims=0))
     out = graph.output[0]
     dims = [d for i, d in enumerate(out.type.tensor_type.shape.dim) if i != 1]
     shape = [d.dim_value if d.HasField('dim_value') else d.dim_param for d in dims]
     graph.output.remove(out)
-    graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.INT32, shape))
+    graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.INT64, shape))
     onnx.checker.check_model(model)
     return model
 
@@ -93,3 +92,28 @@ def _drop_unused_initializers(graph) -> None:
     used |= {i.name for i in graph.input} | {o.name for o in graph.output}
     for init in [t for t in graph.initializer if t.name not in used]:
         graph.initializer.remove(init)
+
+
+def int32_slice_indices(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The constant starts, ends, axes and steps of every ``Slice`` as int32 (``Tind`` takes both;
+    ATC prefers int32 index arithmetic, what msit surgeon's ``KnowledgeTypeCast`` asks for)."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    inits = {t.name: t for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type != 'Slice':
+            continue
+        for i, name in enumerate(node.input[1:], start=1):
+            tensor = inits.get(name)
+            if tensor is None or tensor.data_type != TensorProto.INT64:
+                continue
+            value = numpy_helper.to_array(tensor)
+            if value.min(initial=0) < -2**31 or value.max(initial=0) >= 2**31:
+                continue  # an 'until the end' sentinel beyond int32: left as it is
+            cast = numpy_helper.from_array(value.astype(np.int32), f'{name}_int32')
+            graph.initializer.append(cast)
+            inits[cast.name] = cast
+            node.input[i] = cast.name
+    _drop_unused_initializers(graph)
+    onnx.checker.check_model(model)
+    return model

@@ -2,7 +2,7 @@
 """Run a converted FCN on the deployment host and score it: numpy, Pillow, OpenCV and one backend.
 
     python -m fcn_voc_runtime DIR IMAGES --out-dir OUT [--labels LABELS]
-        [--backend mindspore|onnxruntime] [--device-target CPU|GPU|Ascend] [--device-id N]
+        [--backend mindspore|onnxruntime|om] [--device-target CPU|GPU|Ascend] [--device-id N]
         [--max-images N] [--shard I/N] [--resume]
     python -m fcn_voc_runtime --merge SHARD_OUT [SHARD_OUT ...] --out-dir OUT
 
@@ -24,7 +24,7 @@ import sys
 from fcn_voc_core.cli import run_cli
 from fcn_voc_core.dependencies import require_all
 
-from .choices import BACKENDS, DEVICE_TARGETS, METRICS_FILE
+from .choices import DEVICE_TARGETS, METRICS_FILE, RUN_BACKENDS
 
 PROG = 'infer_deployed.py'
 
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('images', nargs='?', help='image folder (or one image)')
     parser.add_argument('--out-dir', required=True, help='where predictions and reports go')
     parser.add_argument('--labels', help='label PNGs named like the images: score the model')
-    parser.add_argument('--backend', choices=BACKENDS, help="default: the deploy folder's")
+    parser.add_argument('--backend', choices=RUN_BACKENDS,
+                        help="default: the deploy folder's; om: the offline models its atc.sh made")
     parser.add_argument('--device-target', choices=DEVICE_TARGETS, default='CPU')
     parser.add_argument('--device-id', type=int, default=0, help='which NPU/GPU (default 0)')
     parser.add_argument('--max-images', type=int, help='the first N images only')

@@ -2,8 +2,11 @@
 """What the runtime offers and the files it writes, importing nothing: ``--help`` and a host that
 lacks numpy, Pillow or OpenCV get an answer before any of them is imported."""
 
-#: Backends a deploy folder can be run with (``--backend``).
+#: The backends a deploy folder is written for (``deploy.json``'s ``backend``).
 BACKENDS = ('mindspore', 'onnxruntime')
+#: What runs a folder (``--backend``): its own backend, or ``om`` for the offline models that a
+#: static ONNX folder's ``atc.sh`` makes (ais_bench on the Ascend NPU).
+RUN_BACKENDS = BACKENDS + ('om', )
 #: The device targets a backend may be asked for (``--device-target``).
 DEVICE_TARGETS = ('CPU', 'GPU', 'Ascend')
 #: The files a run writes besides the predictions.

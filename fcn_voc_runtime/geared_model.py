@@ -19,8 +19,9 @@ def pick_gear(gears: Sequence[Size], height: int, width: int) -> Optional[Size]:
 
 
 class GearedModel:
-    """``model(x)``: (1, 3, h, w) float32 -> (1, K, h, w) logits through the gear
-    :func:`pick_gear` chooses (a :class:`~.backends.base.DeployedModel`).
+    """``model(x, valid)``: (1, 3, h, w) float32 (or an AIPP model's (1, h, w, 3) uint8) ->
+    (1, K, h, w) logits (or class map) through the gear :func:`pick_gear` chooses (a
+    :class:`~.backends.base.DeployedModel`).
 
     Args:
         deploy: the folder's :class:`~.deploy.DeployFolder` (``deploy.gears``: ``[(size, file)]``).
@@ -40,14 +41,17 @@ class GearedModel:
             f'static gears {", ".join(f"{h}x{w}" for h, w in self.gears)}: each image runs on '
             'the smallest that holds it']
         self.pad_value = deploy.pad_value
+        self.takes_uint8 = getattr(first, 'takes_uint8', False)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        h, w = x.shape[-2:]
+    def __call__(self, x: np.ndarray, valid=None) -> np.ndarray:
+        nhwc = x.dtype == np.uint8  # the pixels of an AIPP model, (1, H, W, 3), padded with 0
+        h, w = x.shape[1:3] if nhwc else x.shape[-2:]
         gear = pick_gear(self.gears, h, w)
         if gear is None:
             raise InputError(f'a {h}x{w} network input is larger than every gear '
                              f'({", ".join(f"{a}x{b}" for a, b in self.gears)})')
         if gear != (h, w):
-            x = np.pad(x, ((0, 0), (0, 0), (0, gear[0] - h), (0, gear[1] - w)),
-                       constant_values=self.pad_value)
-        return self.models[gear](np.ascontiguousarray(x, np.float32))[..., :h, :w]
+            pad = ((0, gear[0] - h), (0, gear[1] - w))
+            x = np.pad(x, ((0, 0), *pad, (0, 0))) if nhwc else np.pad(
+                x, ((0, 0), (0, 0), *pad), constant_values=self.pad_value)
+        return self.models[gear](np.ascontiguousarray(x), valid or (h, w))[..., :h, :w]

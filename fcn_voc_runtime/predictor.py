@@ -32,8 +32,8 @@ class Predictor:
         if min(h, w) < self.deploy.min_size:
             raise ValueError(f'image of {h}x{w} is smaller than the network\'s minimum input '
                              f'{self.deploy.min_size}')
-        x, valid = preprocess(image_rgb, self.deploy)
-        return self.model(x), valid
+        x, valid = preprocess(image_rgb, self.deploy, getattr(self.model, 'takes_uint8', False))
+        return self.model(x, valid), valid
 
     def predict(self, image_rgb: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB -> (H, W) uint8 class indices, as mmseg's ``inference_model``."""

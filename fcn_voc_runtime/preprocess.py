@@ -75,8 +75,13 @@ def input_sizes(height: int, width: int, deploy: DeployFolder) -> Tuple[Tuple[in
     return (h, w), (-(-h // d) * d, -(-w // d) * d)
 
 
-def preprocess(image_rgb: np.ndarray, deploy: DeployFolder) -> Tuple[np.ndarray, Tuple[int, int]]:
-    """(H, W, 3) uint8 RGB -> ((1, 3, H', W') float32 network input, (h, w) before padding)."""
+def preprocess(image_rgb: np.ndarray, deploy: DeployFolder,
+               uint8: bool = False) -> Tuple[np.ndarray, Tuple[int, int]]:
+    """(H, W, 3) uint8 RGB -> ((1, 3, H', W') float32 network input, (h, w) before padding).
+
+    With ``uint8`` (a model with AIPP in front, :mod:`mmseg_fcn_voc.conversion.aipp`): the (1,
+    H', W', 3) uint8 RGB pixels, padded with zeros; the device normalises them and the model resets
+    the padding from ``(h, w)``."""
     image = image_rgb
     (h, w), (padded_h, padded_w) = input_sizes(*image.shape[:2], deploy)
     if (h, w) != image.shape[:2]:
@@ -85,6 +90,10 @@ def preprocess(image_rgb: np.ndarray, deploy: DeployFolder) -> Tuple[np.ndarray,
     if padded_h < h or padded_w < w:
         raise ValueError(f'image of {h}x{w} does not fit the static model input '
                          f'{padded_h}x{padded_w}')
+    if uint8:
+        x = np.zeros((1, padded_h, padded_w, 3), np.uint8)
+        x[0, :h, :w] = image
+        return x, (h, w)
     if deploy.channel_order == 'BGR':
         image = image[..., ::-1]
     x = (image.astype(np.float32) - np.asarray(deploy.mean, np.float32)) / np.asarray(

@@ -5,7 +5,8 @@ import importlib
 
 from fcn_voc_core.errors import InputError
 
-from ..deploy import BACKENDS, DeployFolder
+from ..choices import RUN_BACKENDS
+from ..deploy import DeployFolder
 from .base import DEVICE_TARGETS, DeployedModel
 
 
@@ -14,7 +15,9 @@ def load_model(deploy: DeployFolder, backend: str = None, device_target: str = '
     """The deployed model of ``deploy``, running on ``device_target``.
 
     Args:
-        backend: ``'mindspore'`` (MINDIR) or ``'onnxruntime'`` (ONNX); by default the folder's.
+        backend: ``'mindspore'`` (MINDIR) or ``'onnxruntime'`` (ONNX), by default the folder's;
+            ``'om'``: the offline models the static ONNX folder's ``atc.sh`` made
+            (:mod:`.om`).
         device_target: ``'CPU'``, ``'GPU'`` or ``'Ascend'``.
         device_id: which device of that kind (ignored on the CPU).
 
@@ -23,9 +26,9 @@ def load_model(deploy: DeployFolder, backend: str = None, device_target: str = '
             does not run on the device asked for (no silent fallback to another device).
     """
     backend = backend or deploy.backend
-    if backend not in BACKENDS:
-        raise InputError(f'unknown backend {backend!r}; expected one of {BACKENDS}')
-    if backend != deploy.backend:
+    if backend not in RUN_BACKENDS:
+        raise InputError(f'unknown backend {backend!r}; expected one of {RUN_BACKENDS}')
+    if backend != deploy.backend and not (backend == 'om' and deploy.backend == 'onnxruntime'):
         kind = 'an int8' if deploy.dtype == 'int8' else 'a'
         raise InputError(f'{deploy.folder}: holds {kind} {deploy.backend} model ({deploy.model_file}); '
                          f'--backend {backend} needs the folder converters/'

@@ -6,7 +6,7 @@ A backend module defines a class that satisfies :class:`DeployedModel` and a fun
 :func:`~fcn_voc_runtime.backends.load_model` imports the module only when it is chosen, so a host
 needs only its own backend.
 """
-from typing import List, Protocol, runtime_checkable
+from typing import List, Optional, Protocol, Tuple, runtime_checkable
 
 import numpy as np
 
@@ -30,7 +30,9 @@ class DeployedModel(Protocol):
     precision: str
     notes: List[str]
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        """(1, 3, H, W) float32 network input -> (1, K, H, W) float32 logits, or the (1, H, W)
-        int32 class map of a network exported with its argmax."""
+    def __call__(self, x: np.ndarray, valid: Optional[Tuple[int, int]] = None) -> np.ndarray:
+        """(1, 3, H, W) float32 network input (or, where ``takes_uint8`` is set, the (1, H, W, 3)
+        uint8 pixels an AIPP model normalises itself) -> (1, K, H, W) float32 logits, or the
+        (1, H, W) class map of a network exported with its argmax. ``valid``: the (h, w) of the
+        image inside the padded input (an AIPP model resets the padding from it)."""
         ...

@@ -77,7 +77,7 @@ class MindSporeModel:
             # shape on the ResNet-50 network; VOC images come in many sizes).
             self.graph.set_inputs(ms.Tensor(shape=list(deploy.input_shape), dtype=ms.float32))
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, valid=None) -> np.ndarray:
         return self.graph(self.ms.Tensor(np.ascontiguousarray(x, np.float32))).asnumpy()
 
 

@@ -53,10 +53,14 @@ class OnnxRuntimeModel:
             self.precision = 'int8 (QDQ: int8 weights, uint8 activations)'
         self.notes: List[str] = []
         self.input_name, self.output_name = deploy.input_name, deploy.output_name
+        #: an AIPP export's second input: the (h, w) of the image inside the padded input
+        self.valid_name = next((i.name for i in self.session.get_inputs()[1:]), None)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run([self.output_name],
-                                {self.input_name: np.ascontiguousarray(x, np.float32)})[0]
+    def __call__(self, x: np.ndarray, valid=None) -> np.ndarray:
+        feeds = {self.input_name: np.ascontiguousarray(x, np.float32)}
+        if self.valid_name is not None:
+            feeds[self.valid_name] = np.array(valid or x.shape[-2:], np.int32)
+        return self.session.run([self.output_name], feeds)[0]
 
 
 def load(deploy: DeployFolder, device_target: str, device_id: int = 0) -> OnnxRuntimeModel:

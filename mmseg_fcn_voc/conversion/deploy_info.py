@@ -7,7 +7,7 @@ The format is defined by :mod:`fcn_voc_runtime.deploy`, which reads it on the ho
 """
 import math
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from torch import nn
 
@@ -59,6 +59,17 @@ def check_argmax_applies(model: nn.Module, config: str) -> None:
                          f'({policy["resize"]}), so mmseg resizes the logits back to each image '
                          'before the argmax, which does not commute with it; export the logits '
                          '(without --with-argmax) for this config')
+
+
+def normalization(model: nn.Module) -> Tuple[str, List[float], List[float]]:
+    """``(channel_order, mean, std)`` of the network input as the model's data preprocessor makes
+    it from an RGB image: ``(pixel - mean) / std`` per channel, in the network's channel order
+    (``'RGB'`` or ``'BGR'``), on 0-255 values."""
+    pre = model.data_preprocessor
+    enabled = getattr(pre, '_enable_normalize', True)
+    mean = pre.mean.flatten().tolist() if enabled else [0.0, 0.0, 0.0]
+    std = pre.std.flatten().tolist() if enabled else [1.0, 1.0, 1.0]
+    return ('RGB' if getattr(pre, 'channel_conversion', False) else 'BGR'), mean, std
 
 
 def bit_palette(num_classes: int) -> List[List[int]]:
@@ -113,9 +124,7 @@ def describe_deployment(model: nn.Module, net: TracedNetwork, config: str, check
         raise InputError(f'{config}: the test dataset has {len(classes)} classes, the model '
                          f'{net.num_classes}')
     palette = [[int(v) for v in c] for c in meta.get('palette', [])][:len(classes)]
-    enabled = getattr(pre, '_enable_normalize', True)
-    mean = pre.mean.flatten().tolist() if enabled else [0.0, 0.0, 0.0]
-    std = pre.std.flatten().tolist() if enabled else [1.0, 1.0, 1.0]
+    channel_order, mean, std = normalization(model)
     ignore_index = int(getattr(model.decode_head, 'ignore_index', 255))
     return {
         'format': DEPLOY_FORMAT,
@@ -125,8 +134,7 @@ def describe_deployment(model: nn.Module, net: TracedNetwork, config: str, check
                   'output_name': 'output', 'input_shape': list(input_shape)},
         'files': {role: file_entry(out_dir, path) for role, path in other_files.items()},
         'input': {'layout': 'NCHW', 'dtype': 'float32',
-                  'channel_order': 'RGB' if getattr(pre, 'channel_conversion', False) else 'BGR',
-                  'mean': mean, 'std': std},
+                  'channel_order': channel_order, 'mean': mean, 'std': std},
         'size': {**size_policy(cfg, config), 'size_divisor': divisor,
                  'pad_value': float(getattr(pre, 'pad_val', 0)),
                  'pad': 'bottom and right', 'min_size': net.size_divisor,

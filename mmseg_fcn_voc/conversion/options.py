@@ -129,6 +129,12 @@ class ExportOptions:
         help='the exported network ends with the argmax over the classes: it returns the (1, H, '
         'W) class map instead of the logits (21x fewer bytes back from the device); for '
         'configs that keep the image size (a resize policy resizes logits before the argmax)')
+    aipp: bool = argument(
+        '--aipp', default=False, action='store_true',
+        help="preprocessing on the NPU: write Ascend AIPP configurations for the config's mean, "
+        'std and channel order (aipp_<H>x<W>.cfg, used by atc.sh and the MindSpore Lite '
+        'config), so the offline model takes uint8 RGB pixels; needs a static export '
+        '(--input-size, or --gears)')
     #: file stem of the exported files; None: the config's
     name: Optional[str] = None
 
@@ -137,6 +143,9 @@ class ExportOptions:
         self.parity_size = _size(self.parity_size)
         if self.name is None:
             self.name = osp.splitext(osp.basename(self.config))[0]
+        if self.aipp and self.input_size is None and getattr(self, 'gears', None) is None:
+            raise ValueError('--aipp needs a static export: --input-size H W (or --gears for '
+                             'to_onnx.py); ATC takes AIPP for static shapes')
 
     @property
     def dynamic(self) -> bool:

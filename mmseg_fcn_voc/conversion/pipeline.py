@@ -105,6 +105,8 @@ def write_deploy(context: ExportContext, backend: ExportBackend, exported: Expor
         context.model, context.net, o.config, o.checkpoint, checkpoint_sha256, backend.name,
         o.out_dir, exported.model_file, exported.input_shape, exported.other_files, versions,
         exported.deploy.get('precision'), class_map=o.with_argmax)
+    if 'aipp' in exported.deploy:
+        deploy['aipp'] = exported.deploy['aipp']
     if exported.gears:
         deploy['gears'] = [{'size': list(size), **file_entry(o.out_dir, path)}
                            for size, path in exported.gears]

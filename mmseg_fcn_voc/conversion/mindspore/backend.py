@@ -30,8 +30,10 @@ import torch
 from fcn_voc_core.fileio import atomic_output
 from fcn_voc_core.mindspore_cpu import configure_cpu
 
+from ..aipp import aipp_description, aipp_file, write_aipp_configs
 from ..checkpoint import CheckpointError, inference_state_dict
 from ..context import Converted, ExportBackend, ExportContext, Exported
+from ..deploy_info import normalization
 from ..network.layouts import TRANSLATED_LAYOUT, format_keys, network_key_map
 from ..network.references import format_mismatches, is_fcn_vgg, tutorial_mismatches
 from ..network.trace import TracedNetwork
@@ -150,13 +152,24 @@ class MindSporeBackend(ExportBackend):
         plan keeps nothing, else ``preferred_fp32`` (float32 wherever an operator has a float32
         kernel: at least the plan's layers, at a cost in speed)."""
         mode = 'preferred_fp32' if plan['keep_fp32'] else 'enforce_fp16'
-        path = osp.join(self.options.out_dir, f'{self.options.name}_mslite_ascend.cfg')
+        return {'mindspore_lite': self.write_lite_config(
+            f'# measured plan (precision.json): keep_fp32 = {plan["keep_fp32"]}\n', mode)}
+
+    def write_lite_config(self, comment: str = '', precision_mode: str = None) -> str:
+        """``<name>_mslite_ascend.cfg``: MindSpore Lite's ``[ascend_context]`` for converting the
+        MINDIR on an Ascend host: the precision mode of a measured plan, and with ``aipp`` the
+        AIPP configuration (``insert_op_config_file_path``)."""
+        o = self.options
+        path = osp.join(o.out_dir, f'{o.name}_mslite_ascend.cfg')
+        lines = ['[ascend_context]\n']
+        if precision_mode:
+            lines.append(f'precision_mode={precision_mode}\n')
+        if o.aipp:
+            lines.append(f'insert_op_config_file_path={aipp_file(o.input_size)}\n')
         with atomic_output(path) as tmp, open(tmp, 'w', encoding='utf-8') as f:
             f.write('# converter_lite --fmk=MINDIR --optimize=ascend_oriented --configFile=<this>\n'
-                    f'# measured plan (precision.json): keep_fp32 = {plan["keep_fp32"]}\n'
-                    '[ascend_context]\n'
-                    f'precision_mode={mode}\n')
-        return {'mindspore_lite': path}
+                    + comment + ''.join(lines))
+        return path
 
     def export(self, context: ExportContext) -> Exported:
         o = self.options
@@ -183,4 +196,12 @@ class MindSporeBackend(ExportBackend):
             'not_stored': conv.dropped, 'mindspore_cpu_setup': self.cpu_setup,
         }
         files = {'weights': ckpt, 'mindspore_network': context.path('_network.py')}
-        return Exported(model_file, shape, converted, files, facts)
+        exported = Exported(model_file, shape, converted, files, facts)
+        if o.aipp:  # for MindSpore Lite on the NPU; the MINDIR itself takes the float32 input
+            order, mean, std = normalization(context.model)
+            files.update(write_aipp_configs(o.out_dir, [o.input_size], order, mean, std))
+            files['mindspore_lite'] = self.write_lite_config(
+                '# AIPP: the converted model takes uint8 RGB pixels of the static size\n')
+            exported.deploy['aipp'] = {**aipp_description([o.input_size], order, mean, std),
+                                       'valid_size_input': None, 'applies_to': 'MindSpore Lite'}
+        return exported

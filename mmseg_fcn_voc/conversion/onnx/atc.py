@@ -186,21 +186,30 @@ def check_atc_compatibility(model, static: bool = False) -> List[AtcViolation]:
     return out
 
 
+OM_MANIFEST = 'om.sha256'
+
+
 def write_atc_script(out_dir: str, stem: str, sizes: Sequence[str], geared: bool,
-                     keep_nodes: Sequence[str] = ()) -> str:
+                     keep_nodes: Sequence[str] = (), aipp: bool = False) -> str:
     """``out_dir/atc.sh``: ATC for each static model of the folder (``sizes`` as ``'HxW'``; a
     gear's file is ``<stem>_<H>x<W>.onnx``; ``['HxW']`` placeholders for a dynamic export) with
-    ``--precision_mode_v2=fp16`` (ATC's default, the mode a precision plan is measured in) and,
-    with ``keep_nodes``, ``--keep_dtype=keep_dtype.cfg``."""
+    ``--precision_mode_v2=fp16`` (ATC's default, the mode a precision plan is measured in); with
+    ``keep_nodes``, ``--keep_dtype=keep_dtype.cfg``; with ``aipp``, the AIPP configuration of each
+    size (``--insert_op_conf``) and the ``valid_size`` input. After the conversions it records the
+    offline models' sha256 in ``om.sha256`` (``sha256sum`` format), which the runtime's om backend
+    checks them against."""
     script = osp.join(out_dir, 'atc.sh')
-    lines = []
+    lines, models = [], []
     for size in sizes:
         h, w = size.split('x')
         model = f'{stem}_{size}.onnx' if geared else f'{stem}.onnx'
         output = f'{stem}_{size}' if geared else stem
+        models.append(f'{output}.om')
+        shape = f'input:1,3,{h},{w}' + (';valid_size:2' if aipp else '')
         lines.append(f'atc --model={model} --framework=5 --output={output} '
                      '--soc_version="${SOC:-Ascend310P3}" --input_format=NCHW '
-                     f'--input_shape="input:1,3,{h},{w}" --precision_mode_v2=fp16'
+                     f'--input_shape="{shape}" --precision_mode_v2=fp16'
+                     + (f' --insert_op_conf=aipp_{size}.cfg' if aipp else '')
                      + (' --keep_dtype=keep_dtype.cfg' if keep_nodes else '') + '\n')
     dynamic = list(sizes) == ['HxW']
     with atomic_output(script) as tmp, open(tmp, 'w', encoding='utf-8') as f:
@@ -209,12 +218,16 @@ def write_atc_script(out_dir: str, stem: str, sizes: Sequence[str], geared: bool
                 "# everywhere (ATC's default)"
                 + (', the layers of keep_dtype.cfg in float32 (precision.json)'
                    if keep_nodes else '') + '.\n'
+                + ('# AIPP in front of each model: it takes uint8 RGB pixels (aipp_*.cfg).\n'
+                   if aipp else '') +
                 '# Set SOC to your chip (npu-smi info).\n'
                 + ('# This folder holds a dynamic ONNX: ATC needs static shapes, so export\n'
                    '# with --input-size H W or --gears and set H and W below.\n'
                    if dynamic else '') +
                 'set -euo pipefail\n'
-                'cd "$(dirname "${BASH_SOURCE[0]}")"\n' + ''.join(lines))
+                'cd "$(dirname "${BASH_SOURCE[0]}")"\n' + ''.join(lines)
+                + f'# the offline models, as the runtime checks them (--backend om)\n'
+                f'sha256sum {" ".join(models)} > {OM_MANIFEST}\n')
     os.chmod(script, 0o755)
     return script
 

@@ -25,6 +25,7 @@ import torch
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import atomic_output
 
+from ..aipp import VALID_SIZE_NAME, aipp_description, write_aipp_configs
 from ..context import (
     INPUT_NAME,
     OUTPUT_NAME,
@@ -34,7 +35,7 @@ from ..context import (
     ExportContext,
     Exported,
 )
-from ..deploy_info import size_policy
+from ..deploy_info import normalization, size_policy
 from ..gear_sizes import resolve_gears
 from ..images import preprocess_image, random_image
 from ..network.segmentor import SegmentorNetwork
@@ -42,7 +43,12 @@ from ..network.trace import TracedNetwork
 from ..options import OnnxExportOptions
 from ..precision_plan import onnx_node_names
 from .atc import check_atc_compatibility, write_atc_script, write_keep_dtype
-from .graph_edits import append_argmax, int32_slice_indices, merge_consecutive_slices
+from .graph_edits import (
+    append_argmax,
+    int32_slice_indices,
+    mask_padding,
+    merge_consecutive_slices,
+)
 
 logger = logging.getLogger(__name__)
 OPSET = 11
@@ -142,7 +148,7 @@ class OnnxBackend(ExportBackend):
         plan['keep_dtype_nodes'] = [n for name in plan['keep_fp32'] for n in names[name]]
         keep = write_keep_dtype(self.options.out_dir, plan['keep_dtype_nodes'])
         script = write_atc_script(self.options.out_dir, self.options.name, self.atc_sizes(),
-                                  bool(self.gears), plan['keep_dtype_nodes'])
+                                  bool(self.gears), plan['keep_dtype_nodes'], self.options.aipp)
         return {'keep_dtype': keep, 'atc': script}
 
     def parity_sizes(self, model: torch.nn.Module, net: TracedNetwork) -> List[Tuple[int, int]]:
@@ -177,18 +183,34 @@ class OnnxBackend(ExportBackend):
         o = self.options
         if not self.gears:
             path, converted, facts = self.export_one(context, o.input_size, context.path('.onnx'))
-            return Exported(path, [1, 3, *(o.input_size or (None, None))], [converted],
-                            self.logits_roles(), facts)
+            if o.input_size is not None:
+                write_atc_script(o.out_dir, o.name, self.atc_sizes(), geared=False, aipp=o.aipp)
+            return self.with_aipp(context, Exported(
+                path, [1, 3, *(o.input_size or (None, None))], [converted], self.logits_roles(),
+                facts))
         gears, converted, facts = [], [], {}
         for h, w in self.gears:
             path, conv, facts[f'{h}x{w}'] = self.export_one(context, (h, w),
                                                             context.path(f'_{h}x{w}.onnx'))
             gears.append(((h, w), path))
             converted.append(conv)
-        write_atc_script(o.out_dir, o.name, self.atc_sizes(), geared=True)
+        write_atc_script(o.out_dir, o.name, self.atc_sizes(), geared=True, aipp=o.aipp)
         largest = gears[-1]
-        return Exported(largest[1], [1, 3, *largest[0]], converted, self.logits_roles(),
-                        {'gears': facts, 'static_shapes': True}, gears=gears)
+        return self.with_aipp(context, Exported(
+            largest[1], [1, 3, *largest[0]], converted, self.logits_roles(),
+            {'gears': facts, 'static_shapes': True}, gears=gears))
+
+    def with_aipp(self, context: ExportContext, exported: Exported) -> Exported:
+        """With ``aipp``: the AIPP configuration of each static size (:mod:`..aipp`), listed in
+        ``deploy.json`` with what the offline model then takes."""
+        if not self.options.aipp:
+            return exported
+        sizes = self.gears or [self.options.input_size]
+        order, mean, std = normalization(context.model)
+        exported.other_files.update(write_aipp_configs(self.options.out_dir, sizes, order, mean,
+                                                       std))
+        exported.deploy['aipp'] = aipp_description(sizes, order, mean, std)
+        return exported
 
     def logits_roles(self) -> Dict[str, str]:
         """``deploy.json``'s ``files`` entries of the logits graphs kept beside argmax exports."""
@@ -211,6 +233,9 @@ class OnnxBackend(ExportBackend):
         graph = onnx.load(logits_path, load_external_data=False)  # read once for both checks
         if not dynamic:  # the crops as Ascend's graph tools want them: one Slice, int32 indices
             graph = int32_slice_indices(merge_consecutive_slices(graph))
+            if o.aipp:  # AIPP normalises the padding too: the graph resets it (see ..aipp)
+                graph = mask_padding(graph, float(getattr(model.data_preprocessor, 'pad_val', 0)),
+                                     VALID_SIZE_NAME)
             with atomic_output(logits_path, suffix='.onnx') as tmp:
                 onnx.save(graph, tmp)
         expected = {INPUT_NAME: list(example.shape),
@@ -250,10 +275,14 @@ class OnnxBackend(ExportBackend):
 
 def session_runner(path: str):
     """``run(x)``: (1, 3, H, W) float32 -> (1, K, H, W) logits of the ONNX at ``path`` with
-    onnxruntime's CPU provider."""
+    onnxruntime's CPU provider (an AIPP export's ``valid_size``: the whole input)."""
     session = onnxruntime_session(path)
+    masked = any(i.name == VALID_SIZE_NAME for i in session.get_inputs())
 
     def run(x: np.ndarray) -> np.ndarray:
-        return session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, np.float32)})[0]
+        feeds = {INPUT_NAME: np.ascontiguousarray(x, np.float32)}
+        if masked:
+            feeds[VALID_SIZE_NAME] = np.array(x.shape[-2:], np.int32)
+        return session.run([OUTPUT_NAME], feeds)[0]
 
     return run

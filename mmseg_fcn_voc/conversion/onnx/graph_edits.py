@@ -117,3 +117,36 @@ def int32_slice_indices(model: onnx.ModelProto) -> onnx.ModelProto:
     _drop_unused_initializers(graph)
     onnx.checker.check_model(model)
     return model
+
+
+def mask_padding(model: onnx.ModelProto, pad_value: float, valid_name: str) -> onnx.ModelProto:
+    """A static graph with a second input ``valid_name`` (int32 ``[h, w]``) whose first step sets
+    every input pixel outside the top-left ``h x w`` to ``pad_value``: the padding is the
+    preprocessor's whatever the host padded with (AIPP normalises the padding too)."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    source = graph.input[0].name
+    dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    height, width = dims[2], dims[3]
+    masked = f'{source}_masked'
+    for node in graph.node:
+        node.input[:] = [masked if i == source else i for i in node.input]
+    graph.initializer.extend([
+        numpy_helper.from_array(np.arange(height, dtype=np.int32).reshape(height, 1), 'pad_rows'),
+        numpy_helper.from_array(np.arange(width, dtype=np.int32), 'pad_cols'),
+        numpy_helper.from_array(np.array([0], np.int64), 'pad_index_h'),
+        numpy_helper.from_array(np.array([1], np.int64), 'pad_index_w'),
+        numpy_helper.from_array(np.array(pad_value, np.float32), 'pad_value')])
+    steps = [
+        helper.make_node('Gather', [valid_name, 'pad_index_h'], ['pad_h'], name='/pad/h', axis=0),
+        helper.make_node('Gather', [valid_name, 'pad_index_w'], ['pad_w'], name='/pad/w', axis=0),
+        helper.make_node('Less', ['pad_rows', 'pad_h'], ['pad_in_rows'], name='/pad/rows'),
+        helper.make_node('Less', ['pad_cols', 'pad_w'], ['pad_in_cols'], name='/pad/cols'),
+        helper.make_node('And', ['pad_in_rows', 'pad_in_cols'], ['pad_inside'], name='/pad/and'),
+        helper.make_node('Where', ['pad_inside', source, 'pad_value'], [masked],
+                         name='/pad/where')]
+    for i, node in enumerate(steps):
+        graph.node.insert(i, node)
+    graph.input.append(helper.make_tensor_value_info(valid_name, TensorProto.INT32, [2]))
+    onnx.checker.check_model(model)
+    return model

@@ -3,12 +3,13 @@
 
     python -m fcn_voc_runtime DIR IMAGES --out-dir OUT [--labels LABELS]
         [--backend mindspore|onnxruntime|om] [--device-target CPU|GPU|Ascend] [--device-id N]
-        [--max-images N] [--shard I/N] [--resume]
+        [--max-images N] [--shard I/N] [--resume] [--overlays] [--workers N]
     python -m fcn_voc_runtime --merge SHARD_OUT [SHARD_OUT ...] --out-dir OUT
 
 (also ``converters/infer_deployed.py`` and the console script ``fcn-infer-deployed``). DIR is what
 ``converters/to_mindspore.py`` (MINDIR) or ``converters/to_onnx.py`` (ONNX) wrote: the model file
-and deploy.json. Writes OUT/<image id>.png (palette PNGs of the predicted classes), OUT/overlays/,
+and deploy.json. Writes OUT/<image id>.png (palette PNGs of the predicted classes), with
+--overlays OUT/overlays/,
 OUT/run.json, and with --labels OUT/metrics.json (aAcc, mAcc, mIoU, fwIoU, per-class IoU/Acc, and
 the backend, device and precision that ran), OUT/confusion_matrix.{npy,csv,png} and a printed
 per-class table. Every input is checked before anything is written. --shard I/N scores slice I
@@ -44,10 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--shard', metavar='I/N', help='score slice I (0..N-1) of N of the '
                         'sorted image list')
     parser.add_argument('--resume', action='store_true',
-                        help='skip images whose prediction and overlay are complete in OUT')
+                        help='skip images whose prediction (and overlay) are complete in OUT')
     parser.add_argument('--merge', nargs='+', metavar='SHARD_OUT',
                         help="sum these shard outputs' confusion matrices into OUT/metrics.json")
+    parser.add_argument('--overlays', action='store_true',
+                        help='also write OUT/overlays/<id>.png: the image with the prediction '
+                        '(ground truth | prediction with --labels)')
     parser.add_argument('--opacity', type=float, default=0.6, help='overlay colour opacity')
+    parser.add_argument('--workers', type=int, default=2,
+                        help='threads that decode and write around the model (default 2)')
     return parser
 
 
@@ -71,7 +77,8 @@ def main(argv=None) -> int:
             args.deploy_dir, args.images, args.out_dir, labels=args.labels, backend=args.backend,
             device_target=args.device_target, device_id=args.device_id,
             max_images=args.max_images, shard=parse_shard(args.shard) if args.shard else None,
-            resume=args.resume, opacity=args.opacity)
+            resume=args.resume, overlays=args.overlays, opacity=args.opacity,
+            workers=args.workers)
         result = infer_folder(options)
         m = result['metrics']
         if m is not None:

@@ -4,7 +4,8 @@
 Writes, for images ``<id>.<ext>``:
 
 * ``OUT/<id>.png``: the predicted classes as a palette PNG (the dataset's colours);
-* ``OUT/overlays/<id>.png``: the image with the prediction (ground truth | prediction with labels);
+* with ``overlays``, ``OUT/overlays/<id>.png``: the image with the prediction (ground truth |
+  prediction with labels);
 * ``OUT/run.json``: what ran (backend, device, precision, the model's sha256, the shard and its
   image names);
 * with labels (``LABELS/<id>.png``, VOC palette PNGs): ``OUT/metrics.json`` (``aAcc``, ``mAcc``,
@@ -15,8 +16,9 @@ Writes, for images ``<id>.<ext>``:
 :class:`FolderInference` runs it as named steps, each saying what it did: :meth:`~FolderInference.
 load`, :meth:`~FolderInference.collect` (sorted images, this shard's slice), :meth:`~FolderInference.
 validate` (every image decodes, every label exists with its image's size and valid values: all
-problems listed at once, before anything is written), :meth:`~FolderInference.predict` (skipping,
-with ``resume``, images whose outputs are complete; every file is written atomically) and
+problems listed at once, before anything is written), :meth:`~FolderInference.predict` (the
+overlapped host pipeline of :mod:`.host_pipeline`; skipping, with ``resume``, images whose outputs
+are complete; every file is written atomically) and
 :meth:`~FolderInference.score`. :func:`merge_shards` sums the confusion matrices of shards that
 scored disjoint slices of one image list into the metrics of a single run.
 """
@@ -25,6 +27,7 @@ import logging
 import os
 import os.path as osp
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -34,20 +37,13 @@ from fcn_voc_core.confusion import save_confusion_matrix
 from fcn_voc_core.console import track
 from fcn_voc_core.errors import InputError
 from fcn_voc_core.fileio import list_images, write_json
-from fcn_voc_core.imageio import (
-    FileFormatError,
-    flat_palette,
-    pair_problems,
-    read_image,
-    read_label_png,
-    write_label_png,
-)
-from fcn_voc_core.metrics import class_table, confusion_matrix, scores_from_confusion
+from fcn_voc_core.imageio import pair_problems, read_label_png
+from fcn_voc_core.metrics import class_table, scores_from_confusion
 from fcn_voc_core.output_guard import check_outputs_apart, numbered
-from fcn_voc_core.visualize import overlay_image, save_rgb
 
 from .choices import CONFUSION_STEM, METRICS_FILE, RUN_FILE
 from .geared_model import pick_gear
+from .host_pipeline import HostPipeline, bounded_map, file_signature
 from .predictor import Predictor
 from .preprocess import input_sizes
 
@@ -90,8 +86,10 @@ class InferenceOptions:
         device_id: which device of that kind (one process per NPU scores one shard).
         max_images: the first N images (sorted by name) only.
         shard: ``(I, N)``: score slice I of N of the sorted image list.
-        resume: skip images whose prediction and overlay are already complete in ``out_dir``.
+        resume: skip images whose prediction (and overlay) are already complete in ``out_dir``.
+        overlays: also write ``overlays/<id>.png``.
         opacity: overlay colour opacity.
+        workers: threads of the host pipeline's read and write stages.
     """
     deploy_dir: str
     images: str
@@ -103,7 +101,9 @@ class InferenceOptions:
     max_images: Optional[int] = None
     shard: Optional[Tuple[int, int]] = None
     resume: bool = False
+    overlays: bool = False
     opacity: float = 0.6
+    workers: int = 2
 
 
 def fit_problems(path: str, size: Tuple[int, int], deploy) -> List[str]:
@@ -125,6 +125,8 @@ class FolderInference:
 
     def __init__(self, options: InferenceOptions):
         self.options = options
+        #: ``{image: (size, mtime)}`` when validated: the pipeline refuses a file changed since
+        self.signatures: Dict = {}
 
     def load(self) -> Predictor:
         """Read and check the deploy folder and load the model on the device asked for."""
@@ -167,59 +169,45 @@ class FolderInference:
         def read_label(path):
             return read_label_png(path, deploy.num_classes, deploy.ignore_index)
 
-        for path, label_file in track(pairs, description='checking inputs'):
+        def check(pair):
+            path, label_file = pair
+            found = []
             if label_file is not None and not osp.isfile(label_file):
-                problems.append(f'{label_file}: no label for {path}')
+                found.append(f'{label_file}: no label for {path}')
                 label_file = None
-            found, size = pair_problems(path, label_file, read_label)
-            problems += found
+            signature = file_signature(path) if osp.isfile(path) else None
+            decoded, size = pair_problems(path, label_file, read_label)
+            found += decoded
             if size is not None and min(size) < deploy.min_size:
-                problems.append(f'{path}: {size[0]}x{size[1]} is smaller than the '
-                                f"network's minimum input {deploy.min_size}")
+                found.append(f'{path}: {size[0]}x{size[1]} is smaller than the '
+                             f"network's minimum input {deploy.min_size}")
             elif size is not None:
-                problems += fit_problems(path, size, deploy)
+                found += fit_problems(path, size, deploy)
+            return path, signature, found
+
+        with ThreadPoolExecutor(max(1, self.options.workers)) as pool:
+            for path, signature, found in track(
+                    bounded_map(pool, check, pairs, 2 * self.options.workers + 2), len(pairs),
+                    'checking inputs'):
+                self.signatures[path] = signature
+                problems += found
         if problems:
             raise InputError(f'{len(problems)} problem(s) in the inputs; nothing was written:\n  '
                              + '\n  '.join(problems))
         logger.info(f'{len(pairs)} image(s){" and labels" if self.options.labels else ""} checked')
 
-    def _done(self, stem: str, shape: Tuple[int, int]) -> Optional[np.ndarray]:
-        """The prediction already written for ``stem`` if it and its overlay are complete (both
-        written atomically: present means whole), else None."""
-        out = self.options.out_dir
-        pred_file = osp.join(out, f'{stem}.png')
-        if not (osp.isfile(pred_file) and osp.isfile(osp.join(out, 'overlays', f'{stem}.png'))):
-            return None
-        try:
-            pred = read_label_png(pred_file)
-        except FileFormatError:
-            return None
-        return pred if pred.shape == tuple(shape) else None
-
     def predict(self, predictor: Predictor, pairs: List[Pair]) -> Tuple[np.ndarray, int]:
-        """Predict every image, write its prediction and overlay; return the summed ``(K, K)``
-        confusion matrix over the labelled pixels (zeros without labels) and how many images
-        were predicted (the others were complete already, with ``resume``)."""
-        deploy, o = predictor.deploy, self.options
-        palette = flat_palette(deploy.palette, ignore_index=deploy.ignore_index)
-        n = deploy.num_classes
-        hist = np.zeros((n, n), np.int64)
-        predicted = 0
-        for path, label_file in track(pairs, description=f'{deploy.backend} {o.device_target}'):
-            image = read_image(path)
-            stem = osp.splitext(osp.basename(path))[0]
-            pred = self._done(stem, image.shape[:2]) if o.resume else None
-            gt = None if label_file is None else read_label_png(label_file, n, deploy.ignore_index)
-            if pred is None:
-                pred = predictor.predict(image)
-                write_label_png(osp.join(o.out_dir, f'{stem}.png'), pred, palette)
-                save_rgb(osp.join(o.out_dir, 'overlays', f'{stem}.png'),
-                         overlay_image(image, pred, deploy.palette, gt, o.opacity))
-                predicted += 1
-            if gt is not None:
-                hist += confusion_matrix(gt, pred, n, deploy.ignore_index)
-        logger.info(f'wrote {predicted} prediction(s) and overlay(s) to {o.out_dir}'
-                 + (f'; {len(pairs) - predicted} were complete already' if o.resume else ''))
+        """Predict every image and write its prediction (and overlay) through the overlapped host
+        pipeline (:mod:`.host_pipeline`); return the summed ``(K, K)`` confusion matrix over the
+        labelled pixels (zeros without labels) and how many images were predicted (the others
+        were complete already, with ``resume``)."""
+        o = self.options
+        pipeline = HostPipeline(predictor, o.out_dir, self.signatures, o.resume, o.overlays,
+                                o.opacity, o.workers)
+        hist, predicted = pipeline.run(pairs, f'{predictor.model.backend} {o.device_target}')
+        logger.info(f'wrote {predicted} prediction(s){" and overlay(s)" if o.overlays else ""} '
+                    f'to {o.out_dir}'
+                    + (f'; {len(pairs) - predicted} were complete already' if o.resume else ''))
         return hist, predicted
 
     def score(self, predictor: Predictor, hist: np.ndarray, images: int) -> Dict:

@@ -193,12 +193,13 @@ def test_merge_refuses_missing_repeated_and_overlapping_shards(tiny, tmp_path):
 def test_resume_skips_complete_outputs_only(tiny, tmp_path):
     deploy, images, labels = tiny
     out = tmp_path / 'out'
-    assert infer(deploy, images, '--out-dir', out, '--labels', labels).returncode == 0
+    assert infer(deploy, images, '--out-dir', out, '--labels', labels, '--overlays'
+                 ).returncode == 0
     first = _metrics(out)
     os.remove(out / 'img003.png')  # an image whose output is missing
     os.remove(out / 'overlays' / 'img005.png')  # and one whose overlay is missing
     untouched = os.stat(out / 'img001.png').st_mtime_ns
-    proc = infer(deploy, images, '--out-dir', out, '--labels', labels, '--resume')
+    proc = infer(deploy, images, '--out-dir', out, '--labels', labels, '--resume', '--overlays')
     assert proc.returncode == 0, proc.stderr
     assert 'wrote 2 prediction(s)' in proc.stdout and '5 were complete already' in proc.stdout
     assert os.stat(out / 'img001.png').st_mtime_ns == untouched

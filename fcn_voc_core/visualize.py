@@ -26,10 +26,16 @@ def blend(image: np.ndarray, label: np.ndarray, palette: Sequence[Sequence[int]]
     pixels outside the classes (the void border) are left as they are."""
     if image.shape[:2] != label.shape:
         raise ValueError(f'image {image.shape[:2]} and label {label.shape} differ in size')
-    colours = colorize(label, palette).astype(np.float32)
-    mixed = image.astype(np.float32) * (1 - opacity) + colours * opacity
+    # round(v * (1 - opacity) + c * opacity) in float32 for every pair of 8-bit values, looked
+    # up per pixel and channel (the same values as computing it per pixel, several times faster)
+    levels = np.arange(256, dtype=np.float32)
+    table = np.clip(np.rint(levels[:, None] * (1 - opacity) + levels[None, :] * opacity), 0, 255)
+    pairs = image.astype(np.uint16)
+    pairs <<= 8
+    pairs |= colorize(label, palette)
+    mixed = np.take(table.astype(np.uint8).reshape(-1), pairs)
     inside = (label < len(palette))[..., None]
-    return np.where(inside, np.clip(np.rint(mixed), 0, 255), image).astype(np.uint8)
+    return np.where(inside, mixed, image)
 
 
 def overlay_image(image: np.ndarray, pred: np.ndarray, palette: Sequence[Sequence[int]],

@@ -3,6 +3,7 @@
 import os.path as osp
 import shutil
 
+import numpy as np
 import pytest
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -430,38 +431,60 @@ def host_env(tmp_path):
 # --------------------------------------------------------------------------------------------------
 # A tiny deploy folder around a real ONNX model, for the runtime's folder logic (seconds)
 # --------------------------------------------------------------------------------------------------
-def _write_tiny_deploy(folder):
-    """A deploy folder in the converters' format around a real ONNX: a 1x1 convolution whose
-    class scores are the three colour channels (so the prediction is the brightest channel)."""
+def _tiny_onnx(path, weights, bias, size=None):
+    """The 1x1 convolution ``weights`` (K, 3) + ``bias`` as ONNX (opset 11, IR 7: what opset-11
+    exports carry, readable by older onnxruntime builds); ``size`` None: any height and width."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    k = len(weights)
+    hw = list(size) if size else ['h', 'w']
+    graph = helper.make_graph(
+        [helper.make_node('Conv', ['input', 'w', 'b'], ['output'])], 'tiny',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, *hw])],
+        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, k, *hw])],
+        [numpy_helper.from_array(np.asarray(weights, np.float32).reshape(k, 3, 1, 1), 'w'),
+         numpy_helper.from_array(np.asarray(bias, np.float32), 'b')])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)], ir_version=7),
+              path)
+
+
+def _write_tiny_deploy(folder, weights=None, bias=None, mean=(0.0, 0.0, 0.0),
+                       std=(1.0, 1.0, 1.0), channel_order='RGB', size_divisor=1, gears=None):
+    """A deploy folder in the converters' format around a real ONNX: a 1x1 convolution, so each
+    pixel's class scores are ``weights @ ((pixel - mean) / std) + bias`` (channels in
+    ``channel_order``). By default the scores are the three colour channels (the prediction is
+    the brightest channel). ``gears``: one static ONNX per (H, W) as ``to_onnx --gears`` lists
+    them."""
     import json
     import os
 
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     from fcn_voc_runtime.deploy import DEPLOY_FILE, DEPLOY_FORMAT, DEPLOY_VERSION, file_entry
     os.makedirs(folder, exist_ok=True)
-    w = np.eye(3, dtype=np.float32)[:, :, None, None]
-    graph = helper.make_graph(
-        [helper.make_node('Conv', ['input', 'w'], ['output'])], 'tiny',
-        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 'h', 'w'])],
-        [helper.make_tensor_value_info('output', TensorProto.FLOAT, [1, 3, 'h', 'w'])],
-        [numpy_helper.from_array(w, 'w')])
+    weights = np.eye(3) if weights is None else np.asarray(weights)
+    bias = np.zeros(len(weights)) if bias is None else bias
+    k = len(weights)
     model = osp.join(folder, 'tiny.onnx')
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)], ir_version=7),
-              model)  # IR 7: what opset-11 exports carry, readable by older onnxruntime builds
+    _tiny_onnx(model, weights, bias)
     deploy = {
         'format': DEPLOY_FORMAT, 'version': DEPLOY_VERSION, 'backend': 'onnxruntime',
         'model': {**file_entry(folder, model), 'input_name': 'input', 'output_name': 'output',
                   'input_shape': [1, 3, None, None]},
-        'files': {}, 'input': {'layout': 'NCHW', 'dtype': 'float32', 'channel_order': 'RGB',
-                               'mean': [0.0] * 3, 'std': [1.0] * 3},
-        'size': {'policy': 'native', 'resize': None, 'size_divisor': 1, 'pad_value': 0.0,
-                 'min_size': 1},
-        'output': {'kind': 'logits', 'layout': 'NCHW', 'num_classes': 3},
-        'classes': ['background', 'red', 'green'], 'palette': [[0, 0, 0], [255, 0, 0], [0, 255, 0]],
+        'files': {}, 'input': {'layout': 'NCHW', 'dtype': 'float32',
+                               'channel_order': channel_order, 'mean': list(mean),
+                               'std': list(std)},
+        'size': {'policy': 'native', 'resize': None, 'size_divisor': size_divisor,
+                 'pad_value': 0.0, 'min_size': 1},
+        'output': {'kind': 'logits', 'layout': 'NCHW', 'num_classes': k},
+        'classes': ['background', 'red', 'green', 'blue', 'grey'][:k],
+        'palette': [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [128, 128, 128]][:k],
         'ignore_index': 255}
+    if gears:
+        deploy['gears'] = []
+        for h, w in sorted(gears, key=lambda g: (g[0] * g[1], g)):
+            path = osp.join(folder, f'tiny_{h}x{w}.onnx')
+            _tiny_onnx(path, weights, bias, (h, w))
+            deploy['gears'].append({'size': [h, w], **file_entry(folder, path)})
+        deploy['model'].update(file_entry(folder, path), input_shape=[1, 3, h, w])
     with open(osp.join(folder, DEPLOY_FILE), 'w') as f:
         json.dump(deploy, f)
     return folder

@@ -33,6 +33,7 @@ COMMANDS = {
     'tools/analysis_tools/benchmark_convert.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_deploy.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_forward.py': 'test_benchmarks_at_tiny_sizes',
+    'tools/analysis_tools/benchmark_host.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_int8.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_metric.py': 'test_benchmarks_at_tiny_sizes',
     'tools/analysis_tools/benchmark_train.py': 'test_benchmarks_at_tiny_sizes',
@@ -210,6 +211,10 @@ def test_benchmarks_at_tiny_sizes(host_python, narrow_fcn_config):
                    narrow_fcn_config('configs/fcn8s_vgg16_voc.py'), '--num-images', 2,
                    '--size', 40, 56, '--backend', 'onnxruntime', '--host-python', host_python,
                    '--gears', '48x64,64x48'],
+        'host': [sys.executable, analysis + 'benchmark_host.py', '--config',
+                 narrow_fcn_config('configs/fcn8s_vgg16_voc.py'), '--num-images', 2,
+                 '--stand-in-images', 4, '--size', 60, 90, '--gears', '64x96,96x64,96x96',
+                 '--repeats', 1, '--host-python', host_python],
         'int8': [sys.executable, analysis + 'benchmark_int8.py', '--config',
                  narrow_fcn_config('configs/fcn8s_vgg16_voc.py'), '--num-images', 2,
                  '--calibration-count', 2, '--size', 40, 56],
@@ -229,6 +234,17 @@ def test_benchmarks_at_tiny_sizes(host_python, narrow_fcn_config):
     # the deployed side ran in the host environment
     assert f'in {host_python} (torch absent)' in deploy
     assert 'static gears [(48, 64), (64, 48)]' in deploy and 'ratio geared / dynamic' in deploy
+    host = results['host'].stdout
+    assert f'host side in {host_python}' in host
+    assert host.count('ratio end-to-end / model-only') == 3, host  # float32, int8, MindSpore
+    assert host.count('with predictions written and scored') == 5, host
+    # bytes per image, by hand: images of 54..60 x 84..90 pad to 64x96 (or 96x64): 6144 pixels;
+    # 21 classes; uint8 NHWC + int32 valid_size (AIPP) or float32 NCHW in; logits or int32 out
+    for shape, sent, back in (('float32 in, logits out', 3 * 6144 * 4, 21 * 6144 * 4),
+                              ('AIPP uint8 in, logits out', 3 * 6144 + 8, 21 * 6144 * 4),
+                              ('float32 in, class map out', 3 * 6144 * 4, 6144 * 4),
+                              ('AIPP uint8 in, class map out (Ascend)', 3 * 6144 + 8, 6144 * 4)):
+        assert f'(c) {shape:37}: to the device {sent:,} bytes, back {back:,} bytes' in host, host
     int8 = results['int8'].stdout
     for text in ('ratio int8 / float32', 'VNNI', 'random weights: not an accuracy figure'):
         assert text in int8, text

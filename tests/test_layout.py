@@ -125,11 +125,15 @@ def test_every_backend_implements_the_protocol(backend, suffix, make, tmp_path):
 
 
 def test_the_backends_folder_holds_the_listed_backends_only():
-    from fcn_voc_runtime.deploy import BACKENDS
+    from fcn_voc_runtime.choices import BACKENDS, RUN_BACKENDS
     folder = osp.join(REPO, 'fcn_voc_runtime', 'backends')
     modules = {f[:-3] for f in os.listdir(folder) if f.endswith('.py') and f != '__init__.py'}
-    assert modules == set(BACKENDS) | {'base'}
-    for backend in BACKENDS:
+    # deploy.json names the exported model's backend; 'om' runs the ATC-compiled models of an
+    # ONNX folder, so it is a backend to run with but never one a folder is written for
+    assert set(BACKENDS) < set(RUN_BACKENDS)
+    assert set(RUN_BACKENDS) - set(BACKENDS) == {'om'}
+    assert modules == set(RUN_BACKENDS) | {'base'}
+    for backend in RUN_BACKENDS:
         assert callable(importlib.import_module(f'fcn_voc_runtime.backends.{backend}').load)
 
 
@@ -154,8 +158,14 @@ def test_a_model_on_another_device_than_asked_is_refused(monkeypatch, tmp_path):
 # entry points
 # --------------------------------------------------------------------------------------------------
 def _scripts():
-    with open(osp.join(REPO, 'pyproject.toml'), 'rb') as f:
-        return tomllib.load(f)['project']['scripts']
+    """The console scripts of both distributions: the plugin's and the host's (``runtime/``)."""
+    scripts = {}
+    for project in ('pyproject.toml', osp.join('runtime', 'pyproject.toml')):
+        with open(osp.join(REPO, project), 'rb') as f:
+            declared = tomllib.load(f)['project']['scripts']
+        assert not set(declared) & set(scripts), project  # one distribution per script
+        scripts.update(declared)
+    return scripts
 
 
 #: documented script path -> the console script that runs the same main

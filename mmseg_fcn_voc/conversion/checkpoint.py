@@ -140,6 +140,13 @@ def build_model(config: str, cfg_options: Optional[dict] = None) -> nn.Module:
     return init_model(config, None, device='cpu', cfg_options=cfg_options)
 
 
+def random_checkpoint(config: str, path: str, seed: int = 0) -> str:
+    """A checkpoint of the config's model with its initial (random, seeded) weights at ``path``,
+    for the benchmarks: speed figures, never accuracy ones."""
+    torch.manual_seed(seed)
+    return save_checkpoint(build_model(config).state_dict(), path)
+
+
 def inference_state_dict(model: nn.Module) -> Dict[str, torch.Tensor]:
     """The model's state dict without training-only entries (auxiliary heads)."""
     return {k: v for k, v in model.state_dict().items() if not k.startswith(TRAINING_ONLY_PREFIXES)}

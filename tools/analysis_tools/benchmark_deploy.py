@@ -133,14 +133,12 @@ def main(argv=None):
         parser.error('--gears exports ONNX: use it with --backend onnxruntime')
     from mmseg.apis import inference_model, init_model
 
-    from mmseg_fcn_voc.conversion.checkpoint import build_model, save_checkpoint
+    from mmseg_fcn_voc.conversion.checkpoint import random_checkpoint
     print(f'{args.config}, {args.num_images} images of about {args.size[1]}x{args.size[0]}, '
           f'backend {args.backend}; '
           f'{machine_summary()}')
     with tempfile.TemporaryDirectory() as work:
-        torch.manual_seed(0)
-        ckpt = osp.join(work, 'model.pth')
-        save_checkpoint(build_model(args.config).state_dict(), ckpt)
+        ckpt = random_checkpoint(args.config, osp.join(work, 'model.pth'))
         deploy = osp.join(work, 'deploy')
         from mmseg_fcn_voc.conversion.pipeline import run_export
         if args.backend == 'mindspore':

@@ -27,7 +27,6 @@ import tempfile
 import time
 
 import numpy as np
-import torch
 
 from mmseg_fcn_voc.testing.bench_images import write_bench_images
 from mmseg_fcn_voc.utils.machine import cpu_flags, machine_summary
@@ -82,16 +81,14 @@ def time_export(report, float_path, int8_path, trained, args, work):
 
 
 def benchmark(config, checkpoint, args, work):
-    from mmseg_fcn_voc.conversion.checkpoint import build_model, save_checkpoint
+    from mmseg_fcn_voc.conversion.checkpoint import random_checkpoint
     from mmseg_fcn_voc.conversion.onnx.backend import OnnxBackend
     from mmseg_fcn_voc.conversion.options import OnnxExportOptions
     from mmseg_fcn_voc.conversion.pipeline import run_export
 
     trained = checkpoint is not None
     if not trained:
-        torch.manual_seed(0)
-        checkpoint = osp.join(work, 'random.pth')
-        save_checkpoint(build_model(config).state_dict(), checkpoint)
+        checkpoint = random_checkpoint(config, osp.join(work, 'random.pth'))
     if args.calibration_images:
         cal, cal_labels = args.calibration_images, args.calibration_labels
         check, check_labels = args.check_images, args.check_labels

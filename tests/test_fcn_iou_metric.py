@@ -318,6 +318,53 @@ def test_save_confusion_matrix_files(tmp_path):
         assert img.format == 'PNG' and min(img.size) > 200
 
 
+def test_confusion_matrix_picture_shows_each_rows_fractions(tmp_path):
+    """The picture read back cell by cell: the grid found from its grey outlines, each cell filled
+    white -> dark blue (matplotlib's 'Blues' ends) by the fraction of its ground-truth row, a row
+    of a class absent from the labels grey, the percentage written in cells of 0.5% or more
+    (white on dark cells over 50%, black otherwise) and nothing in the others."""
+    from PIL import Image
+    hist = np.array([[600, 393, 5, 2], [2, 2, 0, 0], [0, 0, 0, 0], [0, 0, 5, 15]])
+    paths = save_confusion_matrix(hist, ['background', 'cat', 'dog', 'person'], str(tmp_path))
+    with Image.open(paths['png']) as img:
+        assert img.mode == 'RGB'
+        pixels = np.asarray(img).astype(int)
+    outline = np.all(pixels == (200, 200, 200), axis=-1)
+    # the grid's lines: rows and columns long runs of the outline grey cross (text, anti-aliased,
+    # may touch that grey here and there)
+    ys, xs = np.nonzero(outline.sum(axis=1) >= 40)[0], np.nonzero(outline.sum(axis=0) >= 40)[0]
+    top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    assert (bottom - top) == (right - left) and (bottom - top) % 4 == 0
+    cell = (bottom - top) // 4
+    white, blue = np.array([247, 251, 255]), np.array([8, 48, 107])
+    for i in range(4):
+        for j in range(4):
+            y0, x0 = top + i * cell, left + j * cell
+            interior = pixels[y0 + 1:y0 + cell - 1, x0 + 1:x0 + cell - 1]
+            fill = interior[1, 1]
+            row = hist[i].sum()
+            if row == 0:
+                np.testing.assert_array_equal(fill, (220, 220, 220), err_msg=f'row {i}')
+                assert np.all(interior == fill), f'cell {i},{j} of an absent class has text'
+                continue
+            fraction = hist[i, j] / row
+            np.testing.assert_allclose(fill, white + (blue - white) * fraction, atol=0.51,
+                                       err_msg=f'cell {i},{j}')
+            text = interior[np.any(interior != fill, axis=-1)]
+            if fraction < 0.005:
+                assert len(text) == 0, f'cell {i},{j} ({fraction:.4f}) should be blank'
+                continue
+            assert len(text) > 0, f'cell {i},{j} ({fraction:.4f}) has no percentage'
+            # anti-aliased glyphs blend the text colour into the fill: all lighter, or all darker
+            lighter = text.sum(axis=-1) > fill.sum()
+            if fraction > 0.5:
+                assert lighter.all() and text.max(axis=0).min() >= 200, \
+                    f'cell {i},{j}: white text expected'
+            else:
+                assert not lighter.any() and text.max(axis=-1).min() <= 60, \
+                    f'cell {i},{j}: black text expected'
+
+
 def test_format_only_writes_voc_server_pngs_without_ground_truth(tmp_path):
     """VOC evaluation-server submission: one palette PNG per image, named after the image, class
     indices as pixel values, VOC's palette (colours from mmseg's own dataset class); no labels."""

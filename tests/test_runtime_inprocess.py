@@ -296,6 +296,145 @@ def test_text_table_and_progress_lines():
     assert stream.getvalue().splitlines()[-1].startswith('open-ended 2, ')
 
 
+class _Clock:
+    """A stand-in for ``time.perf_counter`` that advances only when told."""
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_lines_exactly(monkeypatch):
+    """The lines by hand at known times: the bar's fill, the count, the rate and the ETA; a
+    terminal gets the line redrawn in place (carriage returns, at most every 0.1 s, and always at
+    the end) and a final newline."""
+    import io
+
+    from fcn_voc_core import console
+    clock = _Clock()
+    monkeypatch.setattr(console.time, 'perf_counter', clock)
+    stream = io.StringIO()
+    bar = console.Progress('items', 4, stream=stream, width=8)
+    clock.now += 2.0
+    bar.advance()  # 1 of 4 after 2 s: 0.5 it/s, 3 left: 6 s
+    clock.now += 2.0
+    bar.update(3)  # 3 of 4 after 4 s: 0.75 it/s, 1 left: 1.33 s
+    bar.close()
+    assert stream.getvalue() == ('items [##......] 1/4, 0.50 it/s, ETA 6 s\n'
+                                 'items [######..] 3/4, 0.75 it/s, ETA 1 s\n')
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    clock.now, stream = 0.0, Terminal()
+    bar = console.Progress('MB', 10_000_000, unit='B', stream=stream, width=4)
+    clock.now += 1.0
+    bar.update(2_500_000)          # drawn (first draw)
+    clock.now += 0.05
+    bar.update(5_000_000)          # not drawn: 0.05 s since the last
+    clock.now += 0.05
+    bar.update(7_500_000)          # drawn: 0.1 s since the last
+    bar.close()                    # drawn again, then the newline
+    assert stream.getvalue() == ('\rMB [#...] 2.5 MB/10.0 MB, 2.5 MB/s, ETA 3 s'
+                                 '\rMB [###.] 7.5 MB/10.0 MB, 6.8 MB/s, ETA 0 s'
+                                 '\rMB [###.] 7.5 MB/10.0 MB, 6.8 MB/s, ETA 0 s\n')
+    stream = io.StringIO()         # bytes off a terminal: a line per twentieth of the total
+    bar = console.Progress('B', 100_000_000, unit='B', stream=stream)
+    for done in (10, 40, 50, 96, 100, 1000):
+        bar.update(done * 100_000)  # twentieths 0, 0, 1, 1 (1.92), 2, 20
+    bar.close()                    # the last twentieth was drawn already: nothing more
+    assert [line.split(', ')[0] for line in stream.getvalue().splitlines()] == [
+        'B [' + '.' * 30 + '] 1.0 MB/100.0 MB', 'B [#' + '.' * 29 + '] 5.0 MB/100.0 MB',
+        'B [###' + '.' * 27 + '] 10.0 MB/100.0 MB', 'B [' + '#' * 30 + '] 100.0 MB/100.0 MB']
+    stream = io.StringIO()         # items off a terminal: a line per item, however many
+    assert sum(1 for _ in console.track(range(40), stream=stream)) == 40
+    assert len(stream.getvalue().splitlines()) == 40
+    stream = io.StringIO()
+    assert list(console.track(['a', 'b'], description='listed', stream=stream)) == ['a', 'b']
+    assert stream.getvalue().splitlines()[-1].startswith('listed [' + '#' * 30 + '] 2/2, ')
+
+
+def test_configure_logging_prints_the_projects_records_once(monkeypatch, capsys):
+    """From a fresh state: the project's records at INFO and above as bare lines on standard
+    output, once however often it is called, not passed on to the root logger; other loggers
+    left alone."""
+    import logging
+
+    from fcn_voc_core import console
+    monkeypatch.setattr(console, '_handler', None)
+    saved = {name: (logging.getLogger(name).handlers[:], logging.getLogger(name).level,
+                    logging.getLogger(name).propagate) for name in console.PROJECT_LOGGERS}
+    for name in console.PROJECT_LOGGERS:  # as in a new process
+        logging.getLogger(name).handlers[:] = []
+    root_records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            root_records.append(record.getMessage())
+
+    keep = Keep()
+    logging.getLogger().addHandler(keep)
+    try:
+        console.configure_logging()
+        console.configure_logging()
+        logging.getLogger('fcn_voc_runtime.some_module').info('scored %d images', 3)
+        logging.getLogger('mmseg_fcn_voc').debug('not shown')
+        logging.getLogger('fcn_voc_core').warning('shown')
+        assert capsys.readouterr().out == 'scored 3 images\nshown\n'
+        assert root_records == []
+        assert logging.getLogger('somebody_else').propagate
+    finally:
+        logging.getLogger().removeHandler(keep)
+        for name, (handlers, level, propagate) in saved.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+def test_progress_learns_its_total_late():
+    import io
+
+    from fcn_voc_core.console import Progress
+    stream = io.StringIO()
+    with Progress('late', stream=stream) as bar:
+        bar.update(1, total=4)
+    assert stream.getvalue().splitlines()[0].startswith('late [' + '#' * 7 + '.' * 23 + '] 1/4, ')
+
+
+def _square(x):
+    return x * x
+
+
+def test_track_tasks_keeps_the_order_in_worker_processes(capsys):
+    from fcn_voc_core.console import track_tasks
+    tasks = list(range(7))
+    assert track_tasks(_square, tasks, nproc=2, description='squares') == [t * t for t in tasks]
+    assert capsys.readouterr().err.splitlines()[-1].startswith('squares [' + '#' * 30 + '] 7/7')
+    assert track_tasks(_square, tasks) == [t * t for t in tasks]
+    assert track_tasks(_square, [], nproc=2) == []
+
+
+def test_blend_by_hand_and_what_it_leaves():
+    """``blend`` against the formula by hand: the default opacity 0.6, labels outside the palette
+    (its length, and 255) left as they are, a label of another size refused naming both."""
+    from fcn_voc_core.visualize import blend, colorize
+    palette = [[0, 0, 0], [250, 10, 128]]
+    image = np.array([[[10, 200, 30], [0, 255, 255], [7, 8, 9], [100, 100, 100]]], np.uint8)
+    label = np.array([[0, 1, 2, 255]], np.uint8)
+    expected = image.copy()
+    for x, cls in ((0, 0), (1, 1)):
+        expected[0, x] = np.rint(image[0, x] * 0.4 + np.array(palette[cls]) * 0.6)
+    np.testing.assert_array_equal(blend(image, label, palette), expected)
+    np.testing.assert_array_equal(colorize(label, palette),
+                                  [[[0, 0, 0], [250, 10, 128], [255, 255, 255], [255, 255, 255]]])
+    with pytest.raises(ValueError, match=r'image \(1, 4\) and label \(1, 3\) differ in size'):
+        blend(image, label[:, :3], palette)
+
+
 def test_a_missing_library_is_one_line_naming_what_to_install():
     from fcn_voc_core.dependencies import MissingDependencyError, require, require_all
     with pytest.raises(MissingDependencyError) as e:

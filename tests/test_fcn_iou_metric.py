@@ -307,6 +307,9 @@ def test_prints_a_per_class_table(capsys):
 def test_save_confusion_matrix_files(tmp_path):
     hist = np.array([[5, 1, 0], [2, 7, 0], [0, 0, 0]])
     paths = save_confusion_matrix(hist, ['bg', 'cat', 'dog'], str(tmp_path), stem='cm')
+    with pytest.raises(ValueError, match=r'confusion matrix of shape \(3, 3\) for 2 class names'):
+        save_confusion_matrix(hist, ['bg', 'cat'], str(tmp_path / 'other'))
+    assert not (tmp_path / 'other').exists()
     np.testing.assert_array_equal(np.load(paths['npy']), hist)
     assert np.load(paths['npy']).dtype == np.int64
     with open(paths['csv'], newline='') as f:

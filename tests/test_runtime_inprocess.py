@@ -421,7 +421,7 @@ def test_track_tasks_keeps_the_order_in_worker_processes(capsys):
 def test_blend_by_hand_and_what_it_leaves():
     """``blend`` against the formula by hand: the default opacity 0.6, labels outside the palette
     (its length, and 255) left as they are, a label of another size refused naming both."""
-    from fcn_voc_core.visualize import blend, colorize
+    from fcn_voc_core.visualize import blend, colorize, overlay_image
     palette = [[0, 0, 0], [250, 10, 128]]
     image = np.array([[[10, 200, 30], [0, 255, 255], [7, 8, 9], [100, 100, 100]]], np.uint8)
     label = np.array([[0, 1, 2, 255]], np.uint8)
@@ -433,6 +433,11 @@ def test_blend_by_hand_and_what_it_leaves():
                                   [[[0, 0, 0], [250, 10, 128], [255, 255, 255], [255, 255, 255]]])
     with pytest.raises(ValueError, match=r'image \(1, 4\) and label \(1, 3\) differ in size'):
         blend(image, label[:, :3], palette)
+    np.testing.assert_array_equal(overlay_image(image, label, palette),
+                                  blend(image, label, palette))  # the same default opacity
+    np.testing.assert_array_equal(overlay_image(image, label, palette, gt=label[:, ::-1]),
+                                  np.concatenate([blend(image, label[:, ::-1], palette),
+                                                  blend(image, label, palette)], axis=1))
 
 
 def test_a_missing_library_is_one_line_naming_what_to_install():

@@ -41,7 +41,12 @@ class OnnxRuntimeModel:
                              f'{ort.get_available_providers()})')
         try:
             options = {} if device_target == 'CPU' else {'device_id': str(device_id)}
-            self.session = ort.InferenceSession(deploy.model_file, providers=[(provider, options)])
+            session_options = ort.SessionOptions()
+            # the host pipeline decodes, writes and scores in threads beside the model call: the
+            # model's idle threads sleep instead of spinning on the cores those threads need
+            session_options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+            self.session = ort.InferenceSession(deploy.model_file, sess_options=session_options,
+                                                providers=[(provider, options)])
         except Exception as e:  # onnxruntime raises its own exception types
             raise InputError(f'{deploy.model_file}: not a loadable ONNX model: {e}') from e
         used = self.session.get_providers()

@@ -327,8 +327,11 @@ def test_confusion_matrix_picture_shows_each_rows_fractions(tmp_path):
     of a class absent from the labels grey, the percentage written in cells of 0.5% or more
     (white on dark cells over 50%, black otherwise) and nothing in the others."""
     from PIL import Image
-    hist = np.array([[600, 393, 5, 2], [2, 2, 0, 0], [0, 0, 0, 0], [0, 0, 5, 15]])
-    paths = save_confusion_matrix(hist, ['background', 'cat', 'dog', 'person'], str(tmp_path))
+    hist = np.array([[600, 393, 5, 2, 0], [2, 2, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 5, 15, 0],
+                     [0, 1, 0, 0, 0]])  # a class seen on one pixel only: a row of its own
+    n = len(hist)
+    paths = save_confusion_matrix(hist, ['background', 'cat', 'dog', 'person', 'cow'],
+                                  str(tmp_path))
     with Image.open(paths['png']) as img:
         assert img.mode == 'RGB'
         pixels = np.asarray(img).astype(int)
@@ -337,11 +340,11 @@ def test_confusion_matrix_picture_shows_each_rows_fractions(tmp_path):
     # may touch that grey here and there)
     ys, xs = np.nonzero(outline.sum(axis=1) >= 40)[0], np.nonzero(outline.sum(axis=0) >= 40)[0]
     top, bottom, left, right = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    assert (bottom - top) == (right - left) and (bottom - top) % 4 == 0
-    cell = (bottom - top) // 4
+    assert (bottom - top) == (right - left) and (bottom - top) % n == 0
+    cell = (bottom - top) // n
     white, blue = np.array([247, 251, 255]), np.array([8, 48, 107])
-    for i in range(4):
-        for j in range(4):
+    for i in range(n):
+        for j in range(n):
             y0, x0 = top + i * cell, left + j * cell
             interior = pixels[y0 + 1:y0 + cell - 1, x0 + 1:x0 + cell - 1]
             fill = interior[1, 1]
